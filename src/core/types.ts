@@ -1,0 +1,192 @@
+import type { TaskStatus } from './status.js';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** All times are milliseconds since the Unix epoch. */
+export type Millis = number;
+
+export interface Progress {
+  note: string | null;
+  percent: number | null;
+  checkpoint: Json | null;
+  at: Millis | null;
+}
+
+export interface Lease {
+  /** The agent id holding the task. */
+  agentId: number;
+  agentName: string;
+  token: string;
+  expiresAt: Millis;
+}
+
+export interface Task {
+  id: number;
+  workflowId: number | null;
+  /** The local reference given when the task was created inside a workflow (unique within it). */
+  ref: string | null;
+  /** The agent type that may take this task. */
+  type: string;
+  /** Capabilities an agent must have (all of them) to take this task. */
+  requires: string[];
+  title: string;
+  /** The specification: free text / markdown. */
+  spec: string;
+  /** Optional structured input. */
+  input: Json | null;
+  /** Higher runs first. Default 0. */
+  priority: number;
+  /** Not claimable before this time. */
+  runAfter: Millis;
+  /** Ids of tasks that must be completed first. */
+  dependsOn: number[];
+  status: TaskStatus;
+  /** Claims so far that counted (a release or a change request gives the attempt back). */
+  attempts: number;
+  maxAttempts: number;
+  /** Present while status is in_progress. */
+  lease: Lease | null;
+  /** Agent id a supervisor assigned the task to (status assigned). */
+  assignedTo: number | null;
+  /** Whether a completion goes to awaiting_review first. */
+  review: boolean;
+  /** Change requests so far. */
+  reviewRounds: number;
+  maxReviewRounds: number;
+  progress: Progress;
+  result: string | null;
+  resultData: Json | null;
+  error: string | null;
+  /** The agent (id) whose completion produced the current result: the author, for review. */
+  completedBy: number | null;
+  idempotencyKey: string | null;
+  metadata: Record<string, Json>;
+  createdBy: string | null;
+  createdAt: Millis;
+  updatedAt: Millis;
+  startedAt: Millis | null;
+  finishedAt: Millis | null;
+}
+
+export type AttemptOutcome =
+  | 'running'
+  | 'completed'
+  | 'submitted_for_review'
+  | 'failed'
+  | 'released'
+  | 'expired'
+  | 'cancelled';
+
+/** One claim of a task, kept after it ends: the handoff to the next claimant is made of these. */
+export interface Attempt {
+  taskId: number;
+  /** 1-based sequence of claims of this task (every claim, including released ones). */
+  seq: number;
+  agentId: number;
+  agentName: string;
+  startedAt: Millis;
+  endedAt: Millis | null;
+  outcome: AttemptOutcome;
+  note: string | null;
+  percent: number | null;
+  checkpoint: Json | null;
+  error: string | null;
+  /** Feedback given by a reviewer who requested changes on this attempt's result. */
+  feedback: string | null;
+  result: string | null;
+}
+
+/** What a completed dependency hands to its dependents. */
+export interface DependencyResult {
+  taskId: number;
+  ref: string | null;
+  title: string;
+  status: TaskStatus;
+  result: string | null;
+  resultData: Json | null;
+}
+
+/** A task as handed to the agent that claimed it. */
+export interface ClaimedTask {
+  task: Task;
+  /** The lease token: present it on every write about this task. */
+  leaseToken: string;
+  leaseExpiresAt: Millis;
+  /** Results of the tasks this one depends on. */
+  dependencies: DependencyResult[];
+  /** Earlier attempts of this task, oldest first: notes, checkpoints, errors, review feedback. */
+  handoff: Attempt[];
+}
+
+export type AgentStatus = 'idle' | 'working' | 'offline';
+
+export interface Agent {
+  id: number;
+  name: string;
+  type: string;
+  capabilities: string[];
+  host: string | null;
+  pid: number | null;
+  clientInfo: Json | null;
+  registeredAt: Millis;
+  lastHeartbeatAt: Millis;
+  /** Set when the agent deregistered cleanly; cleared when it registers again. */
+  deregisteredAt: Millis | null;
+  /** Derived: offline when deregistered or the last heartbeat is older than the offline threshold. */
+  status: AgentStatus;
+  /** Ids of the tasks it holds (in_progress with its lease). */
+  heldTasks: number[];
+}
+
+export interface Workflow {
+  id: number;
+  name: string;
+  createdBy: string | null;
+  createdAt: Millis;
+  metadata: Record<string, Json>;
+  /** Task counts by status. */
+  counts: Partial<Record<TaskStatus, number>>;
+  /** Derived from its tasks. */
+  status: WorkflowStatus;
+}
+
+export type WorkflowStatus = 'running' | 'awaiting_review' | 'completed' | 'failed' | 'cancelled';
+
+export type EventKind =
+  | 'task.created'
+  | 'task.unblocked'
+  | 'task.assigned'
+  | 'task.claimed'
+  | 'task.progress'
+  | 'task.submitted'
+  | 'task.completed'
+  | 'task.approved'
+  | 'task.changes_requested'
+  | 'task.failed'
+  | 'task.released'
+  | 'task.expired'
+  | 'task.cancelled'
+  | 'task.retried'
+  | 'workflow.created'
+  | 'workflow.cancelled'
+  | 'agent.registered'
+  | 'agent.deregistered'
+  | 'agent.offline';
+
+/** An append-only log row for every state change and every agent join/leave. */
+export interface CnsEvent {
+  /** Increasing; use it as a cursor. */
+  id: number;
+  at: Millis;
+  kind: EventKind;
+  taskId: number | null;
+  workflowId: number | null;
+  agentId: number | null;
+  /** Who did it: an agent name, "supervisor", "cli", "reaper", … */
+  actor: string;
+  fromStatus: TaskStatus | null;
+  toStatus: TaskStatus | null;
+  /** Why, in words. */
+  message: string | null;
+  data: Json | null;
+}
