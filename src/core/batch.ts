@@ -93,7 +93,9 @@ export function normalizeBatch(
     throw new InvalidInputError('at least one task is required');
   }
   if (input.tasks.length > MAX_TASKS) {
-    throw new InvalidInputError(`at most ${MAX_TASKS} tasks may be created at once (got ${input.tasks.length})`);
+    throw new InvalidInputError(
+      `at most ${MAX_TASKS} tasks may be created at once (got ${input.tasks.length})`,
+    );
   }
   if (input.workflow && input.workflowId !== undefined) {
     throw new InvalidInputError('give either a new workflow or an existing workflowId, not both');
@@ -107,33 +109,57 @@ export function normalizeBatch(
     if (t === null || typeof t !== 'object') throw new InvalidInputError(`${where}: must be an object`);
     if (t.ref !== undefined) {
       if (typeof t.ref !== 'string' || !NAME.test(t.ref)) {
-        throw new InvalidInputError(`${where}: ref must be 1-128 letters, digits or _.:/- (got ${JSON.stringify(t.ref)})`);
+        throw new InvalidInputError(
+          `${where}: ref must be 1-128 letters, digits or _.:/- (got ${JSON.stringify(t.ref)})`,
+        );
       }
-      if (refs.has(t.ref)) throw new InvalidInputError(`${where}: ref "${t.ref}" is used twice in this batch`);
+      if (refs.has(t.ref))
+        throw new InvalidInputError(`${where}: ref "${t.ref}" is used twice in this batch`);
       refs.set(t.ref, i);
     }
     if (typeof t.type !== 'string' || !NAME.test(t.type)) {
-      throw new InvalidInputError(`${where}: type is required: 1-128 letters, digits or _.:/- (got ${JSON.stringify(t.type)})`);
+      throw new InvalidInputError(
+        `${where}: type is required: 1-128 letters, digits or _.:/- (got ${JSON.stringify(t.type)})`,
+      );
     }
-    if (typeof t.title !== 'string' || t.title.trim() === '') throw new InvalidInputError(`${where}: title is required`);
-    if (t.title.length > MAX_TITLE) throw new InvalidInputError(`${where}: title is longer than ${MAX_TITLE} characters`);
-    if (t.spec !== undefined && typeof t.spec !== 'string') throw new InvalidInputError(`${where}: spec must be text`);
-    if ((t.spec ?? '').length > MAX_SPEC) throw new InvalidInputError(`${where}: spec is longer than ${MAX_SPEC} characters`);
-    if (t.requires !== undefined && (!Array.isArray(t.requires) || t.requires.some((c) => typeof c !== 'string' || !NAME.test(c)))) {
+    if (typeof t.title !== 'string' || t.title.trim() === '')
+      throw new InvalidInputError(`${where}: title is required`);
+    if (t.title.length > MAX_TITLE)
+      throw new InvalidInputError(`${where}: title is longer than ${MAX_TITLE} characters`);
+    if (t.spec !== undefined && typeof t.spec !== 'string')
+      throw new InvalidInputError(`${where}: spec must be text`);
+    if ((t.spec ?? '').length > MAX_SPEC)
+      throw new InvalidInputError(`${where}: spec is longer than ${MAX_SPEC} characters`);
+    if (
+      t.requires !== undefined &&
+      (!Array.isArray(t.requires) || t.requires.some((c) => typeof c !== 'string' || !NAME.test(c)))
+    ) {
       throw new InvalidInputError(`${where}: requires must be a list of capability names`);
     }
-    if (t.priority !== undefined && !Number.isInteger(t.priority)) throw new InvalidInputError(`${where}: priority must be an integer`);
-    if (t.runAfter !== undefined && !Number.isFinite(t.runAfter)) throw new InvalidInputError(`${where}: runAfter must be a time in ms`);
-    if (t.maxAttempts !== undefined && (!Number.isInteger(t.maxAttempts) || t.maxAttempts < 1 || t.maxAttempts > 1000)) {
+    if (t.priority !== undefined && !Number.isInteger(t.priority))
+      throw new InvalidInputError(`${where}: priority must be an integer`);
+    if (t.runAfter !== undefined && !Number.isFinite(t.runAfter))
+      throw new InvalidInputError(`${where}: runAfter must be a time in ms`);
+    if (
+      t.maxAttempts !== undefined &&
+      (!Number.isInteger(t.maxAttempts) || t.maxAttempts < 1 || t.maxAttempts > 1000)
+    ) {
       throw new InvalidInputError(`${where}: maxAttempts must be an integer from 1 to 1000`);
     }
-    if (t.maxReviewRounds !== undefined && (!Number.isInteger(t.maxReviewRounds) || t.maxReviewRounds < 1 || t.maxReviewRounds > 100)) {
+    if (
+      t.maxReviewRounds !== undefined &&
+      (!Number.isInteger(t.maxReviewRounds) || t.maxReviewRounds < 1 || t.maxReviewRounds > 100)
+    ) {
       throw new InvalidInputError(`${where}: maxReviewRounds must be an integer from 1 to 100`);
     }
-    if (t.idempotencyKey !== undefined && (typeof t.idempotencyKey !== 'string' || t.idempotencyKey === '' || t.idempotencyKey.length > 256)) {
+    if (
+      t.idempotencyKey !== undefined &&
+      (typeof t.idempotencyKey !== 'string' || t.idempotencyKey === '' || t.idempotencyKey.length > 256)
+    ) {
       throw new InvalidInputError(`${where}: idempotencyKey must be 1-256 characters`);
     }
-    if (t.dependsOn !== undefined && !Array.isArray(t.dependsOn)) throw new InvalidInputError(`${where}: dependsOn must be a list`);
+    if (t.dependsOn !== undefined && !Array.isArray(t.dependsOn))
+      throw new InvalidInputError(`${where}: dependsOn must be a list`);
   });
 
   // Resolve dependencies and order topologically (Kahn), reporting a cycle by its refs.
@@ -145,7 +171,8 @@ export function normalizeBatch(
     const ids = new Set<number>();
     for (const d of t.dependsOn ?? []) {
       if (typeof d === 'number') {
-        if (!Number.isSafeInteger(d) || d <= 0) throw new InvalidInputError(`${label(t, i)}: dependency ${d} is not a task id`);
+        if (!Number.isSafeInteger(d) || d <= 0)
+          throw new InvalidInputError(`${label(t, i)}: dependency ${d} is not a task id`);
         ids.add(d);
       } else if (typeof d === 'string') {
         const asId = /^#(\d+)$/.exec(d);
@@ -155,12 +182,16 @@ export function normalizeBatch(
         }
         const j = refs.get(d);
         if (j === undefined) {
-          throw new InvalidInputError(`${label(t, i)}: depends on "${d}", which is no ref in this batch (use a number for an existing task)`);
+          throw new InvalidInputError(
+            `${label(t, i)}: depends on "${d}", which is no ref in this batch (use a number for an existing task)`,
+          );
         }
         if (j === i) throw new InvalidInputError(`${label(t, i)}: a task cannot depend on itself`);
         b.add(j);
       } else {
-        throw new InvalidInputError(`${label(t, i)}: dependsOn entries must be refs (text) or task ids (numbers)`);
+        throw new InvalidInputError(
+          `${label(t, i)}: dependsOn entries must be refs (text) or task ids (numbers)`,
+        );
       }
     }
     batchDeps.push([...b]);

@@ -69,13 +69,7 @@ export interface Task {
 }
 
 export type AttemptOutcome =
-  | 'running'
-  | 'completed'
-  | 'submitted_for_review'
-  | 'failed'
-  | 'released'
-  | 'expired'
-  | 'cancelled';
+  'running' | 'completed' | 'submitted_for_review' | 'failed' | 'released' | 'expired' | 'cancelled';
 
 /** One claim of a task, kept after it ends: the handoff to the next claimant is made of these. */
 export interface Attempt {

@@ -1,11 +1,13 @@
 import type { Store, StoreOptions } from './store.js';
 
 /** Where a store lives: a PostgreSQL URL, or a SQLite file path. */
-export type StoreLocation = { kind: 'postgres'; url: string; schema?: string } | { kind: 'sqlite'; path: string };
+export type StoreLocation =
+  { kind: 'postgres'; url: string; schema?: string } | { kind: 'sqlite'; path: string };
 
 export function parseStoreLocation(db: string): StoreLocation {
   if (/^postgres(ql)?:\/\//i.test(db)) return { kind: 'postgres', url: db };
-  if (db.startsWith('sqlite:')) return { kind: 'sqlite', path: db.slice('sqlite:'.length).replace(/^\/\//, '') };
+  if (db.startsWith('sqlite:'))
+    return { kind: 'sqlite', path: db.slice('sqlite:'.length).replace(/^\/\//, '') };
   return { kind: 'sqlite', path: db };
 }
 

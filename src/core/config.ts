@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { InvalidInputError } from './errors.js';
+import { DEFAULT_POLICY, type Policy } from './policy.js';
+
+/**
+ * Configuration, resolved once (flags > environment > defaults), validated and frozen, then
+ * passed down. Every default is documented here.
+ */
+export interface CnsConfig {
+  /** A SQLite file path or a postgres:// URL. Default: `.cns/cns.db` in the nearest directory (upwards) that has a `.cns` folder, else in the current directory. Env CNS_DB. */
+  db: string;
+  /** PostgreSQL schema holding cns's tables. Default `cns`. Env CNS_PG_SCHEMA. */
+  schema: string;
+  policy: Policy;
+  /** How long `task next` waits when no wait is given. Default 25 s. */
+  waitDefaultMs: number;
+  /** The longest wait accepted (MCP clients time calls out). Default 50 s. */
+  waitMaxMs: number;
+  /** How often the lease reaper sweeps. Default 1 s. Env CNS_REAPER_INTERVAL_MS. */
+  reaperIntervalMs: number;
+  /** How often a live agent process heartbeats (renewing its leases). Default 10 s (a third of the lease). Env CNS_HEARTBEAT_MS. */
+  heartbeatIntervalMs: number;
+  /** Waiting claims re-check at least this often even without a wake-up signal. Default 1 s. */
+  pollBackstopMs: number;
+}
+
+export interface ConfigInput {
+  db?: string;
+  schema?: string;
+  leaseMs?: number;
+  heartbeatIntervalMs?: number;
+  offlineAfterMs?: number;
+  maxAttempts?: number;
+  maxReviewRounds?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  reaperIntervalMs?: number;
+  waitDefaultMs?: number;
+  waitMaxMs?: number;
+  pollBackstopMs?: number;
+}
+
+const ENV: Record<string, keyof ConfigInput> = {
+  CNS_DB: 'db',
+  CNS_PG_SCHEMA: 'schema',
+  CNS_LEASE_MS: 'leaseMs',
+  CNS_HEARTBEAT_MS: 'heartbeatIntervalMs',
+  CNS_OFFLINE_AFTER_MS: 'offlineAfterMs',
+  CNS_MAX_ATTEMPTS: 'maxAttempts',
+  CNS_MAX_REVIEW_ROUNDS: 'maxReviewRounds',
+  CNS_RETRY_BASE_MS: 'retryBaseMs',
+  CNS_RETRY_MAX_MS: 'retryMaxMs',
+  CNS_REAPER_INTERVAL_MS: 'reaperIntervalMs',
+};
+
+/** The environment variables cns reads, for --help texts. */
+export const CONFIG_ENV_VARS = Object.keys(ENV);
+
+export function defaultDbPath(cwd: string = process.cwd()): string {
+  let dir = resolve(cwd);
+  for (;;) {
+    if (existsSync(join(dir, '.cns'))) return join(dir, '.cns', 'cns.db');
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return join(resolve(cwd), '.cns', 'cns.db');
+}
+
+export function resolveConfig(
+  flags: ConfigInput = {},
+  env: Record<string, string | undefined> = process.env,
+  cwd: string = process.cwd(),
+): Readonly<CnsConfig> {
+  const fromEnv: ConfigInput = {};
+  for (const [name, key] of Object.entries(ENV)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    if (key === 'db' || key === 'schema') fromEnv[key] = raw;
+    else {
+      const n = Number(raw);
+      if (!Number.isFinite(n)) throw new InvalidInputError(`${name} must be a number (got "${raw}")`);
+      (fromEnv as Record<string, number>)[key] = n;
+    }
+  }
+  const pick = <K extends keyof ConfigInput>(k: K): ConfigInput[K] => flags[k] ?? fromEnv[k];
+  const leaseMs = pick('leaseMs') ?? DEFAULT_POLICY.leaseMs;
+  const policy: Policy = {
+    leaseMs,
+    offlineAfterMs: pick('offlineAfterMs') ?? Math.max(DEFAULT_POLICY.offlineAfterMs, leaseMs),
+    retryBaseMs: pick('retryBaseMs') ?? DEFAULT_POLICY.retryBaseMs,
+    retryMaxMs: pick('retryMaxMs') ?? DEFAULT_POLICY.retryMaxMs,
+    maxAttempts: pick('maxAttempts') ?? DEFAULT_POLICY.maxAttempts,
+    maxReviewRounds: pick('maxReviewRounds') ?? DEFAULT_POLICY.maxReviewRounds,
+  };
+  const config: CnsConfig = {
+    db: pick('db') ?? defaultDbPath(cwd),
+    schema: pick('schema') ?? 'cns',
+    policy,
+    waitDefaultMs: pick('waitDefaultMs') ?? 25_000,
+    waitMaxMs: pick('waitMaxMs') ?? 50_000,
+    reaperIntervalMs: pick('reaperIntervalMs') ?? 1_000,
+    heartbeatIntervalMs: pick('heartbeatIntervalMs') ?? Math.max(50, Math.floor(leaseMs / 3)),
+    pollBackstopMs: pick('pollBackstopMs') ?? 1_000,
+  };
+  validate(config);
+  return Object.freeze({ ...config, policy: Object.freeze(policy) });
+}
+
+function validate(c: CnsConfig): void {
+  const positive: [string, number][] = [
+    ['lease', c.policy.leaseMs],
+    ['offline threshold', c.policy.offlineAfterMs],
+    ['retry base', c.policy.retryBaseMs],
+    ['retry max', c.policy.retryMaxMs],
+    ['reaper interval', c.reaperIntervalMs],
+    ['heartbeat interval', c.heartbeatIntervalMs],
+    ['poll backstop', c.pollBackstopMs],
+  ];
+  for (const [name, v] of positive) {
+    if (!Number.isFinite(v) || v <= 0)
+      throw new InvalidInputError(`${name} must be a positive number of milliseconds (got ${v})`);
+  }
+  if (c.heartbeatIntervalMs >= c.policy.leaseMs) {
+    throw new InvalidInputError(
+      `the heartbeat interval (${c.heartbeatIntervalMs} ms) must be shorter than the lease (${c.policy.leaseMs} ms), or leases expire between heartbeats`,
+    );
+  }
+  if (!Number.isInteger(c.policy.maxAttempts) || c.policy.maxAttempts < 1)
+    throw new InvalidInputError('max attempts must be an integer ≥ 1');
+  if (!Number.isInteger(c.policy.maxReviewRounds) || c.policy.maxReviewRounds < 1) {
+    throw new InvalidInputError('max review rounds must be an integer ≥ 1');
+  }
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(c.schema))
+    throw new InvalidInputError(`schema "${c.schema}" must be a lowercase SQL identifier`);
+  if (c.waitDefaultMs < 0 || c.waitMaxMs < c.waitDefaultMs)
+    throw new InvalidInputError('the default wait must be between 0 and the maximum wait');
+}

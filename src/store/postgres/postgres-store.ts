@@ -1,0 +1,1012 @@
+/**
+ * The PostgreSQL backend of the Store contract (store/store.ts), on node-postgres with a pool.
+ *
+ * - Every object lives in the store's own schema (default `cns`); connections set search_path.
+ * - Time: the injected clock's now() when given, else the database server's clock (`now_ms()`),
+ *   passed to every statement as `$1` (NULL meaning "the server's").
+ * - Hot paths (claim, complete, progress, fail, release, heartbeats) are single statements with
+ *   data-modifying CTEs (sql.ts); the rest run in short transactions.
+ * - Wake-ups: LISTEN/NOTIFY plus a polling backstop (change-listener.ts).
+ */
+import pg from 'pg';
+import type { NormalizedBatch } from '../../core/batch.js';
+import {
+  CnsError,
+  ConflictError,
+  ForbiddenError,
+  InvalidInputError,
+  LeaseLostError,
+  NotFoundError,
+  type LeaseLostReason,
+} from '../../core/errors.js';
+import { newLeaseToken } from '../../core/ids.js';
+import { TASK_STATUSES, type TaskStatus } from '../../core/status.js';
+import type {
+  Agent,
+  Attempt,
+  ClaimedTask,
+  CnsEvent,
+  DependencyResult,
+  Json,
+  Millis,
+  Task,
+  Workflow,
+} from '../../core/types.js';
+import type {
+  AgentRef,
+  AgentRegistration,
+  CreateTasksResult,
+  EventFilter,
+  Page,
+  ProgressInput,
+  ReapResult,
+  Store,
+  StoreCapabilities,
+  StoreOptions,
+  TaskFilter,
+} from '../store.js';
+import { ChangeListener } from './change-listener.js';
+import {
+  DEFAULT_SCHEMA,
+  isConnectionError,
+  runMigrations,
+  unavailable,
+  validateSchemaName,
+} from './migrate.js';
+import { toAgent, toAttempt, toDependency, toEvent, toTask, toWorkflow, type Row } from './rows.js';
+import * as SQL from './sql.js';
+
+export { migratePostgres } from './migrate.js';
+
+const FINAL: TaskStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** int8 → number (ids and ms times fit easily), int8[] → number[]; everything else as pg does. Pool-local. */
+const defaultParser = pg.types.getTypeParser as (oid: number, format?: string) => unknown;
+const PG_TYPES = {
+  getTypeParser(oid: number, format?: string): unknown {
+    if (oid === 20) return (v: string) => Number(v);
+    if (oid === 1016) {
+      const parseArray = defaultParser(1016, 'text') as (v: string) => unknown[];
+      return (v: string) => parseArray(v).map((x) => (x === null ? null : Number(x)));
+    }
+    return defaultParser(oid, format);
+  },
+} as unknown as pg.CustomTypesConfig;
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+/** Opens (and migrates) the store in `options.schema` (default `cns`) of the database at `url`. */
+export async function openPostgresStore(
+  url: string,
+  options: StoreOptions & { schema?: string },
+): Promise<Store> {
+  const schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
+  const pool = new pg.Pool({
+    ...withSearchPath(url, schema),
+    connectionTimeoutMillis: 10_000,
+    types: PG_TYPES,
+  });
+  // Idle clients that lose their connection (server restart, pg_terminate_backend) are discarded by
+  // the pool; without a handler the error would crash the process.
+  pool.on('error', () => undefined);
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw unavailable(url, err);
+  }
+  try {
+    await runMigrations(client, schema);
+    client.release();
+  } catch (err) {
+    client.release(true);
+    await pool.end().catch(() => undefined);
+    if (isConnectionError(err)) throw unavailable(url, err);
+    throw err;
+  }
+  return new PostgresStore(url, pool, schema, options);
+}
+
+class PostgresStore implements Store {
+  readonly backend = 'postgres' as const;
+  readonly capabilities: StoreCapabilities;
+  private readonly changes: ChangeListener;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly pool: pg.Pool,
+    readonly schema: string,
+    private readonly options: StoreOptions,
+  ) {
+    this.capabilities = { crossProcessWatch: true, serverClock: !options.clock };
+    this.changes = new ChangeListener(
+      { connectionString: url, connectionTimeoutMillis: 10_000 },
+      `cns_${schema}`,
+    );
+  }
+
+  // ── plumbing ──────────────────────────────────────────────────────────────────────────────────
+
+  /** `$1` of every statement: the injected clock's time, or null for the server's clock. */
+  private clockNow(): Millis | null {
+    return this.options.clock ? this.options.clock.now() : null;
+  }
+
+  private get policy() {
+    return this.options.policy;
+  }
+
+  private async q(sql: string, values: unknown[], on: Queryable = this.pool, name?: string): Promise<Row[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await on.query<Row>(name ? { name, text: sql, values } : { text: sql, values });
+        return res.rows;
+      } catch (err) {
+        // A deadlock victim changed nothing: retry it (outside a transaction only).
+        if (on === this.pool && attempt < 4 && pgCode(err) === '40P01') continue;
+        throw this.mapError(err);
+      }
+    }
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient, now: Millis) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw this.mapError(err);
+      }
+      let broken = false;
+      try {
+        const begin = await client.query<Row>(this.options.clock ? 'BEGIN' : 'BEGIN; SELECT now_ms() AS now');
+        const rows = Array.isArray(begin) ? (begin[1] as pg.QueryResult<Row>).rows : [];
+        const now = this.options.clock ? this.options.clock.now() : Number(rows[0]?.now);
+        const result = await fn(client, now);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        const code = pgCode(err);
+        if ((code === '40P01' || code === '40001' || err instanceof RetryTransaction) && attempt < 4)
+          continue;
+        throw this.mapError(err);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  private mapError(err: unknown): unknown {
+    if (err instanceof CnsError) return err;
+    if (isConnectionError(err)) return unavailable(this.url, err);
+    if (pgCode(err) === '23514' && err instanceof Error) return new ConflictError(err.message);
+    return err;
+  }
+
+  private changed(): void {
+    this.changes.notify();
+  }
+
+  /** A fenced write found no row: say why, from the task's current state. */
+  private async leaseLost(taskId: number): Promise<never> {
+    const [row] = await this.q(SQL.LEASE_STATE, [taskId]);
+    if (!row) throw new NotFoundError('task', taskId);
+    const status = row.status as TaskStatus;
+    let reason: LeaseLostReason;
+    if (status === 'cancelled') reason = 'cancelled';
+    else if (status === 'completed' || status === 'failed' || status === 'awaiting_review')
+      reason = 'finished';
+    else if (status === 'in_progress') reason = 'reassigned';
+    else if (row.last_outcome === 'expired') reason = 'expired';
+    else if (row.last_outcome === 'released') reason = 'released';
+    else reason = 'unknown_token';
+    throw new LeaseLostError(taskId, reason, status);
+  }
+
+  async now(): Promise<Millis> {
+    const clock = this.clockNow();
+    if (clock !== null) return clock;
+    const [row] = await this.q('SELECT now_ms() AS now', []);
+    return Number(row!.now);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.changes.close();
+    await this.pool.end();
+  }
+
+  // ── agents ──────────────────────────────────────────────────────────────────────────────────
+
+  private agentFrom(row: Row): Agent {
+    return toAgent(row, Number(row.now), this.policy.offlineAfterMs);
+  }
+
+  async registerAgent(input: AgentRegistration): Promise<Agent> {
+    if (typeof input.name !== 'string' || input.name.trim() === '')
+      throw new InvalidInputError('an agent needs a name');
+    if (typeof input.type !== 'string' || input.type.trim() === '')
+      throw new InvalidInputError('an agent needs a type');
+    const caps = [...new Set(input.capabilities ?? [])];
+    const rows = await this.q(SQL.REGISTER_AGENT, [
+      this.clockNow(),
+      input.name,
+      input.type,
+      caps,
+      input.host ?? null,
+      input.pid ?? null,
+      jsonParam(input.clientInfo),
+    ]);
+    this.changed();
+    return this.agentFrom(rows[0]!);
+  }
+
+  async heartbeatAgent(agentId: number, leaseMs?: Millis): Promise<{ agent: Agent; renewed: number[] }> {
+    const rows = await this.q(
+      SQL.HEARTBEAT_AGENT,
+      [this.clockNow(), agentId, leaseMs ?? this.policy.leaseMs],
+      this.pool,
+      `cns_heartbeat_agent`,
+    );
+    const row = rows[0];
+    if (!row) throw new NotFoundError('agent', agentId);
+    const agent = this.agentFrom(row);
+    return { agent, renewed: agent.heldTasks };
+  }
+
+  async deregisterAgent(agentId: number, actor: string): Promise<{ released: number[] }> {
+    const rows = await this.q(SQL.DEREGISTER_AGENT, [this.clockNow(), agentId, actor]);
+    const row = rows[0]!;
+    if (Number(row.found) === 0) throw new NotFoundError('agent', agentId);
+    this.changed();
+    return { released: ((row.released as number[] | null) ?? []).map(Number) };
+  }
+
+  async getAgent(ref: number | string): Promise<Agent | null> {
+    const where = typeof ref === 'number' ? 'WHERE a.id = $2' : 'WHERE a.name = $2';
+    const rows = await this.q(`${SQL.AGENT_SELECT} ${where}`, [this.clockNow(), ref]);
+    return rows[0] ? this.agentFrom(rows[0]) : null;
+  }
+
+  async listAgents(): Promise<Agent[]> {
+    const rows = await this.q(`${SQL.AGENT_SELECT} ORDER BY a.id`, [this.clockNow()]);
+    return rows.map((r) => this.agentFrom(r));
+  }
+
+  // ── creating and reading tasks ──────────────────────────────────────────────────────────────
+
+  async createTasks(batch: NormalizedBatch): Promise<CreateTasksResult> {
+    const result = await this.tx(async (c, now) => {
+      let workflowId = batch.workflowId;
+      if (workflowId !== null) {
+        const wf = await c.query('SELECT id FROM workflows WHERE id = $1', [workflowId]);
+        if (wf.rowCount === 0) throw new NotFoundError('workflow', workflowId);
+      }
+
+      // Existing tasks the batch refers to (dependencies by id, idempotency matches), locked so that
+      // a concurrent completion either is seen here or sees the new dependents (unblock_dependents).
+      const depIds = [...new Set(batch.tasks.flatMap((t) => t.dependsOnIds))];
+      const keys = [
+        ...new Set(batch.tasks.flatMap((t) => (t.idempotencyKey === null ? [] : [t.idempotencyKey]))),
+      ];
+      const existing =
+        depIds.length + keys.length === 0
+          ? []
+          : (
+              await c.query<Row>(
+                `SELECT * FROM tasks WHERE id = ANY ($1::bigint[]) OR idempotency_key = ANY ($2::text[])
+                 ORDER BY id FOR SHARE`,
+                [depIds, keys],
+              )
+            ).rows;
+      const byId = new Map(existing.map((r) => [Number(r.id), r]));
+      const byKey = new Map(
+        existing.filter((r) => r.idempotency_key !== null).map((r) => [String(r.idempotency_key), r]),
+      );
+      for (const id of depIds) if (!byId.has(id)) throw new NotFoundError('task', id);
+
+      let workflowRow: Row | null = null;
+      if (batch.workflow) {
+        const wf = await c.query<Row>(
+          `WITH w AS (
+             INSERT INTO workflows (name, review, metadata, created_by, created_at)
+             VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING *
+           ), ev AS (
+             INSERT INTO events (at, kind, workflow_id, actor, message)
+             SELECT w.created_at, 'workflow.created', w.id, $4, w.name FROM w
+           )
+           SELECT * FROM w`,
+          [
+            batch.workflow.name.trim(),
+            batch.workflow.review ?? false,
+            JSON.stringify(batch.workflow.metadata ?? {}),
+            batch.actor,
+            now,
+          ],
+        );
+        workflowRow = wf.rows[0]!;
+        workflowId = Number(workflowRow.id);
+      }
+
+      // Resolve each normalized task: an existing one (idempotency key), an earlier task of this
+      // batch with the same key, or a new id.
+      const n = batch.tasks.length;
+      const matched: (Row | null)[] = [];
+      const keysInBatch = new Set<string>();
+      let fresh = 0;
+      for (const t of batch.tasks) {
+        const key = t.idempotencyKey;
+        const hit = key === null ? null : (byKey.get(key) ?? null);
+        matched.push(hit);
+        if (hit) continue;
+        if (key !== null) {
+          if (keysInBatch.has(key)) continue;
+          keysInBatch.add(key);
+        }
+        fresh++;
+      }
+      const ids =
+        fresh === 0
+          ? []
+          : (
+              await c.query<Row>(`SELECT nextval('tasks_id_seq') AS id FROM generate_series(1, $1::int)`, [
+                fresh,
+              ])
+            ).rows.map((r) => Number(r.id));
+
+      const resolvedId: number[] = [];
+      const statusOf = new Map<number, TaskStatus>();
+      for (const r of existing) statusOf.set(Number(r.id), r.status as TaskStatus);
+      const created: boolean[] = [];
+      const inserts: Record<string, Json>[] = [];
+      const firstWithKey = new Map<string, number>();
+      for (let i = 0; i < n; i++) {
+        const t = batch.tasks[i]!;
+        const hit = matched[i];
+        if (hit) {
+          resolvedId.push(Number(hit.id));
+          created.push(false);
+          continue;
+        }
+        if (t.idempotencyKey !== null && firstWithKey.has(t.idempotencyKey)) {
+          // The same key twice in one batch: the later one is the earlier one.
+          resolvedId.push(resolvedId[firstWithKey.get(t.idempotencyKey)!]!);
+          created.push(false);
+          continue;
+        }
+        const id = ids.shift()!;
+        if (t.idempotencyKey !== null) firstWithKey.set(t.idempotencyKey, i);
+        const deps = [...new Set([...t.dependsOnIndices.map((j) => resolvedId[j]!), ...t.dependsOnIds])].sort(
+          (a, b) => a - b,
+        );
+        const status: TaskStatus = deps.some((d) => statusOf.get(d) !== 'completed') ? 'blocked' : 'pending';
+        statusOf.set(id, status);
+        resolvedId.push(id);
+        created.push(true);
+        inserts.push({
+          id,
+          workflow_id: workflowId,
+          ref: t.ref,
+          type: t.type,
+          requires: t.requires,
+          title: t.title,
+          spec: t.spec,
+          input: t.input,
+          priority: t.priority,
+          run_after: t.runAfter ?? now,
+          depends_on: deps,
+          status,
+          max_attempts: t.maxAttempts,
+          review: t.review,
+          max_review_rounds: t.maxReviewRounds,
+          idempotency_key: t.idempotencyKey,
+          metadata: t.metadata,
+        });
+      }
+
+      const insertedRows = new Map<number, Row>();
+      if (inserts.length > 0) {
+        const res = await c
+          .query<Row>(
+            `WITH x AS (
+             SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+               id bigint, workflow_id bigint, ref text, type text, requires text[], title text, spec text,
+               input jsonb, priority integer, run_after bigint, depends_on bigint[], status text,
+               max_attempts integer, review boolean, max_review_rounds integer, idempotency_key text, metadata jsonb)
+           ), ins AS (
+             INSERT INTO tasks (id, workflow_id, ref, type, requires, title, spec, input, priority, run_after,
+               depends_on, status, max_attempts, review, max_review_rounds, idempotency_key, metadata,
+               created_by, created_at, updated_at)
+             SELECT id, workflow_id, ref, type, requires, title, spec, input, priority, run_after,
+               depends_on, status, max_attempts, review, max_review_rounds, idempotency_key, metadata,
+               $2, $3::bigint, $3::bigint
+             FROM x ORDER BY id
+             RETURNING *
+           ), deps AS (
+             INSERT INTO task_dependencies (task_id, depends_on_id)
+             SELECT x.id, d FROM x, unnest(x.depends_on) AS d
+           ), ev AS (
+             INSERT INTO events (at, kind, task_id, workflow_id, actor, to_status, message)
+             SELECT ins.created_at, 'task.created', ins.id, ins.workflow_id, $2, ins.status, ins.title
+             FROM ins ORDER BY ins.id
+           )
+           SELECT * FROM ins`,
+            [JSON.stringify(inserts), batch.actor, now],
+          )
+          .catch((err: unknown) => {
+            // Another transaction inserted the same idempotency key meanwhile: run again to return it.
+            if (pgCode(err) === '23505' && constraintOf(err) === 'tasks_idempotency_key_key') {
+              throw new RetryTransaction('idempotency key race');
+            }
+            throw err;
+          });
+        for (const r of res.rows) insertedRows.set(Number(r.id), r);
+      }
+
+      const tasks: Task[] = new Array<Task>(n);
+      const createdOut: boolean[] = new Array<boolean>(n);
+      for (let i = 0; i < n; i++) {
+        const id = resolvedId[i]!;
+        const row = insertedRows.get(id) ?? byId.get(id);
+        if (!row) throw new Error(`internal: task ${id} neither inserted nor found`);
+        const inputPos = batch.inputIndex[i]!;
+        tasks[inputPos] = toTask(row);
+        createdOut[inputPos] = created[i]!;
+      }
+      return { workflowId, tasks, created: createdOut };
+    }).catch((err: unknown) => {
+      if (pgCode(err) === '23505' && constraintOf(err) === 'tasks_ref_unique') {
+        throw new ConflictError('a task with this ref already exists in the workflow', {
+          detail: detailOf(err),
+        });
+      }
+      throw err;
+    });
+    this.changed();
+    const workflow = result.workflowId === null ? null : await this.getWorkflow(result.workflowId);
+    return { workflow, tasks: result.tasks, created: result.created };
+  }
+
+  async getTask(id: number): Promise<Task | null> {
+    const rows = await this.q('SELECT * FROM tasks WHERE id = $1', [id]);
+    return rows[0] ? toTask(rows[0]) : null;
+  }
+
+  async listTasks(filter: TaskFilter = {}): Promise<Page<Task>> {
+    const limit = clampLimit(filter.limit, 50, 500);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const p = (v: unknown) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    if (filter.status && filter.status.length > 0) where.push(`status = ANY (${p(filter.status)}::text[])`);
+    if (filter.type !== undefined) where.push(`type = ${p(filter.type)}`);
+    if (filter.workflowId !== undefined) where.push(`workflow_id = ${p(filter.workflowId)}`);
+    if (filter.agentId !== undefined) {
+      const a = p(filter.agentId);
+      where.push(
+        `((status = 'in_progress' AND lease_agent_id = ${a}) OR (status = 'assigned' AND assigned_to = ${a}))`,
+      );
+    }
+    if (filter.search !== undefined && filter.search !== '') {
+      where.push(`title ILIKE ${p(`%${filter.search.replace(/[\\%_]/g, (m) => `\\${m}`)}%`)}`);
+    }
+    if (filter.after !== undefined) where.push(`id ${filter.newestFirst ? '<' : '>'} ${p(filter.after)}`);
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY id ${filter.newestFirst ? 'DESC' : 'ASC'} LIMIT ${limit + 1}`;
+    const rows = await this.q(sql, values);
+    const items = rows.slice(0, limit).map(toTask);
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
+  async getDependencies(taskId: number): Promise<DependencyResult[]> {
+    const rows = await this.q(
+      `SELECT d.id, d.ref, d.title, d.status, d.result, d.result_data
+       FROM task_dependencies x JOIN tasks d ON d.id = x.depends_on_id
+       WHERE x.task_id = $1 ORDER BY d.id`,
+      [taskId],
+    );
+    return rows.map(toDependency);
+  }
+
+  async getDependents(taskId: number): Promise<number[]> {
+    const rows = await this.q(
+      'SELECT task_id FROM task_dependencies WHERE depends_on_id = $1 ORDER BY task_id',
+      [taskId],
+    );
+    return rows.map((r) => Number(r.task_id));
+  }
+
+  async listAttempts(taskId: number): Promise<Attempt[]> {
+    const rows = await this.q('SELECT * FROM attempts WHERE task_id = $1 ORDER BY seq', [taskId]);
+    return rows.map(toAttempt);
+  }
+
+  async countTasks(filter: { workflowId?: number } = {}): Promise<Record<TaskStatus, number>> {
+    const rows =
+      filter.workflowId === undefined
+        ? await this.q('SELECT status, count(*) AS n FROM tasks GROUP BY status', [])
+        : await this.q('SELECT status, count(*) AS n FROM tasks WHERE workflow_id = $1 GROUP BY status', [
+            filter.workflowId,
+          ]);
+    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+    for (const r of rows) counts[r.status as TaskStatus] = Number(r.n);
+    return counts;
+  }
+
+  // ── the lifecycle ───────────────────────────────────────────────────────────────────────────
+
+  async claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null> {
+    const token = newLeaseToken();
+    let rows: Row[];
+    try {
+      rows = await this.q(
+        SQL.CLAIM,
+        [
+          this.clockNow(),
+          agent.id,
+          agent.type,
+          agent.capabilities,
+          agent.name,
+          token,
+          leaseMs ?? this.policy.leaseMs,
+        ],
+        this.pool,
+        'cns_claim',
+      );
+    } catch (err) {
+      if (pgCode(err) === '23503') throw new NotFoundError('agent', agent.id);
+      throw err;
+    }
+    const row = rows[0];
+    if (!row) return null;
+    this.changed();
+    const task = toTask(row);
+    return {
+      task,
+      leaseToken: token,
+      leaseExpiresAt: task.lease!.expiresAt,
+      dependencies: ((row.deps as Row[] | null) ?? []).map(toDependency),
+      handoff: ((row.handoff as Row[] | null) ?? []).map(toAttempt),
+    };
+  }
+
+  async assign(taskId: number, agentId: number, actor: string): Promise<Task> {
+    const task = await this.tx(async (c, now) => {
+      const cur = (await c.query<Row>('SELECT status FROM tasks WHERE id = $1 FOR UPDATE', [taskId])).rows[0];
+      if (!cur) throw new NotFoundError('task', taskId);
+      const agent = (await c.query<Row>('SELECT id, name FROM agents WHERE id = $1', [agentId])).rows[0];
+      if (!agent) throw new NotFoundError('agent', agentId);
+      const from = cur.status as TaskStatus;
+      if (from !== 'pending' && from !== 'assigned') {
+        throw new ConflictError(
+          `task ${taskId} is ${from}; only a pending or assigned task can be assigned`,
+          {
+            taskId,
+            status: from,
+          },
+        );
+      }
+      const res = await c.query<Row>(
+        `WITH upd AS (
+           UPDATE tasks SET status = 'assigned', assigned_to = $2, updated_at = $3 WHERE id = $1 RETURNING *
+         ), ev AS (
+           INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
+           SELECT $3, 'task.assigned', upd.id, upd.workflow_id, $2, $4, $5, 'assigned', 'assigned to ' || $6::text FROM upd
+         )
+         SELECT * FROM upd`,
+        [taskId, agentId, now, actor, from, agent.name],
+      );
+      return toTask(res.rows[0]!);
+    });
+    this.changed();
+    return task;
+  }
+
+  async heartbeatTask(taskId: number, leaseToken: string, leaseMs?: Millis): Promise<Task> {
+    const rows = await this.q(
+      SQL.HEARTBEAT_TASK,
+      [this.clockNow(), taskId, leaseToken, leaseMs ?? this.policy.leaseMs],
+      this.pool,
+      'cns_heartbeat_task',
+    );
+    if (!rows[0]) return this.leaseLost(taskId);
+    return toTask(rows[0]);
+  }
+
+  async progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {
+    const has = (k: keyof ProgressInput) => input[k] !== undefined;
+    if (
+      has('percent') &&
+      (typeof input.percent !== 'number' || !(input.percent >= 0 && input.percent <= 100))
+    ) {
+      throw new InvalidInputError(
+        `percent must be a number from 0 to 100 (got ${JSON.stringify(input.percent)})`,
+      );
+    }
+    if (has('note') && typeof input.note !== 'string') throw new InvalidInputError('note must be text');
+    const rows = await this.q(
+      SQL.PROGRESS,
+      [
+        this.clockNow(),
+        taskId,
+        leaseToken,
+        has('note'),
+        input.note ?? null,
+        has('percent'),
+        input.percent ?? null,
+        has('checkpoint'),
+        jsonParam(input.checkpoint),
+        this.policy.leaseMs,
+      ],
+      this.pool,
+      'cns_progress',
+    );
+    if (!rows[0]) return this.leaseLost(taskId);
+    this.changed();
+    return toTask(rows[0]);
+  }
+
+  async complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
+    if (typeof input.result !== 'string') throw new InvalidInputError('result must be text');
+    const rows = await this.q(
+      SQL.COMPLETE,
+      [this.clockNow(), taskId, leaseToken, input.result, jsonParam(input.data)],
+      this.pool,
+      'cns_complete',
+    );
+    if (!rows[0]) return this.leaseLost(taskId);
+    this.changed();
+    return toTask(rows[0]);
+  }
+
+  async fail(
+    taskId: number,
+    leaseToken: string,
+    input: { error: string; retryable?: boolean },
+  ): Promise<Task> {
+    const rows = await this.q(
+      SQL.FAIL,
+      [
+        this.clockNow(),
+        taskId,
+        leaseToken,
+        String(input.error ?? ''),
+        input.retryable ?? true,
+        this.policy.retryBaseMs,
+        this.policy.retryMaxMs,
+      ],
+      this.pool,
+      'cns_fail',
+    );
+    if (!rows[0]) return this.leaseLost(taskId);
+    this.changed();
+    return toTask(rows[0]);
+  }
+
+  async release(taskId: number, leaseToken: string, input: { reason?: string } = {}): Promise<Task> {
+    const rows = await this.q(
+      SQL.RELEASE,
+      [this.clockNow(), taskId, leaseToken, input.reason ?? null],
+      this.pool,
+      'cns_release',
+    );
+    if (!rows[0]) return this.leaseLost(taskId);
+    this.changed();
+    return toTask(rows[0]);
+  }
+
+  async review(
+    taskId: number,
+    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
+  ): Promise<Task> {
+    const task = await this.tx(async (c, now) => {
+      const cur = (
+        await c.query<Row>(
+          `SELECT t.*, a.name AS author_name FROM tasks t LEFT JOIN agents a ON a.id = t.completed_by
+           WHERE t.id = $1 FOR UPDATE OF t`,
+          [taskId],
+        )
+      ).rows[0];
+      if (!cur) throw new NotFoundError('task', taskId);
+      if (cur.status !== 'awaiting_review') {
+        throw new ConflictError(`task ${taskId} is ${String(cur.status)}, not awaiting review`, {
+          taskId,
+          status: cur.status,
+        });
+      }
+      const author = cur.completed_by === null ? null : Number(cur.completed_by);
+      if (
+        (input.reviewerAgentId != null && author !== null && input.reviewerAgentId === author) ||
+        (cur.author_name !== null && input.reviewer === cur.author_name)
+      ) {
+        throw new ForbiddenError(`${input.reviewer} wrote task ${taskId}'s result and cannot review it`, {
+          taskId,
+          reviewer: input.reviewer,
+        });
+      }
+      const feedback = input.feedback ?? null;
+      if (input.approve) {
+        const res = await c.query<Row>(
+          `WITH upd AS (
+             UPDATE tasks SET status = 'completed', finished_at = $2, updated_at = $2 WHERE id = $1 RETURNING *
+           ), ev AS (
+             INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
+             SELECT $2, 'task.approved', upd.id, upd.workflow_id, $4, $3, 'awaiting_review', 'completed', $5 FROM upd
+           )
+           SELECT * FROM upd`,
+          [taskId, now, input.reviewer, input.reviewerAgentId ?? null, feedback],
+        );
+        await c.query('SELECT unblock_dependents($1, $2, $3)', [taskId, now, input.reviewer]);
+        return toTask(res.rows[0]!);
+      }
+      const rounds = Number(cur.review_rounds) + 1;
+      const exhausted = rounds >= Number(cur.max_review_rounds);
+      const res = await c.query<Row>(
+        `WITH upd AS (
+           UPDATE tasks SET review_rounds = review_rounds + 1, attempts = greatest(attempts - 1, 0), updated_at = $2,
+             status = CASE WHEN $6::boolean THEN 'failed' ELSE 'pending' END,
+             finished_at = CASE WHEN $6::boolean THEN $2::bigint END,
+             error = CASE WHEN $6::boolean
+                          THEN 'changes were requested ' || review_rounds + 1 || ' times (the limit); a person should look at it'
+                          ELSE error END,
+             result = CASE WHEN $6::boolean THEN result END,
+             result_data = CASE WHEN $6::boolean THEN result_data END,
+             completed_by = CASE WHEN $6::boolean THEN completed_by END
+           WHERE id = $1 RETURNING *
+         ), att AS (
+           UPDATE attempts SET feedback = $5
+           WHERE task_id = $1 AND seq = (SELECT max(seq) FROM attempts WHERE task_id = $1)
+         ), ev AS (
+           INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
+           SELECT $2, 'task.changes_requested', upd.id, upd.workflow_id, $4, $3, 'awaiting_review', upd.status, $5,
+                  jsonb_build_object('reviewRounds', upd.review_rounds, 'maxReviewRounds', upd.max_review_rounds)
+           FROM upd
+         )
+         SELECT * FROM upd`,
+        [taskId, now, input.reviewer, input.reviewerAgentId ?? null, feedback, exhausted],
+      );
+      return toTask(res.rows[0]!);
+    });
+    this.changed();
+    return task;
+  }
+
+  async cancel(
+    target: { taskId: number } | { workflowId: number },
+    actor: string,
+    reason?: string,
+  ): Promise<Task[]> {
+    const tasks = await this.tx(async (c, now) => {
+      let rows: Row[];
+      let workflowId: number | null = null;
+      if ('taskId' in target) {
+        const cur = (
+          await c.query<Row>('SELECT id, status FROM tasks WHERE id = $1 FOR UPDATE', [target.taskId])
+        ).rows[0];
+        if (!cur) throw new NotFoundError('task', target.taskId);
+        if (FINAL.includes(cur.status as TaskStatus)) {
+          throw new ConflictError(`task ${target.taskId} is already ${String(cur.status)}`, {
+            taskId: target.taskId,
+            status: cur.status,
+          });
+        }
+        rows = (
+          await c.query<Row>(
+            `WITH RECURSIVE dep(id) AS (
+               SELECT $1::bigint
+               UNION
+               SELECT x.task_id FROM task_dependencies x JOIN dep ON x.depends_on_id = dep.id
+             )
+             SELECT t.id, t.status FROM tasks t JOIN dep ON dep.id = t.id
+             WHERE t.status NOT IN ('completed', 'failed', 'cancelled')
+             ORDER BY t.id FOR UPDATE OF t`,
+            [target.taskId],
+          )
+        ).rows;
+      } else {
+        workflowId = target.workflowId;
+        const wf = await c.query('SELECT id FROM workflows WHERE id = $1', [workflowId]);
+        if (wf.rowCount === 0) throw new NotFoundError('workflow', workflowId);
+        rows = (
+          await c.query<Row>(
+            `SELECT id, status FROM tasks
+             WHERE workflow_id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')
+             ORDER BY id FOR UPDATE`,
+            [workflowId],
+          )
+        ).rows;
+      }
+      const ids = rows.map((r) => Number(r.id));
+      const rootId = 'taskId' in target ? target.taskId : null;
+      const res = await c.query<Row>(
+        `WITH prev AS (
+           SELECT id, status FROM tasks WHERE id = ANY ($1::bigint[])
+         ), upd AS (
+           UPDATE tasks t SET status = 'cancelled', assigned_to = NULL,
+             lease_agent_id = NULL, lease_agent_name = NULL, lease_token = NULL, lease_expires_at = NULL,
+             finished_at = $2, updated_at = $2
+           FROM prev WHERE t.id = prev.id
+           RETURNING t.*, prev.status AS from_status
+         ), att AS (
+           UPDATE attempts a SET outcome = 'cancelled', ended_at = $2
+           FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+         ), ev AS (
+           INSERT INTO events (at, kind, task_id, workflow_id, actor, from_status, to_status, message)
+           SELECT $2, 'task.cancelled', upd.id, upd.workflow_id, $3, upd.from_status, 'cancelled',
+                  CASE WHEN $5::bigint IS NULL OR upd.id = $5::bigint THEN $4::text
+                       ELSE concat_ws(': ', 'a task it depends on (#' || $5::bigint || ') was cancelled', $4::text) END
+           FROM upd ORDER BY upd.id
+         )
+         SELECT * FROM upd ORDER BY id`,
+        [ids, now, actor, reason ?? null, rootId],
+      );
+      if (workflowId !== null) {
+        await c.query(
+          `INSERT INTO events (at, kind, workflow_id, actor, message, data)
+           VALUES ($1, 'workflow.cancelled', $2, $3, $4, jsonb_build_object('cancelled', $5::int))`,
+          [now, workflowId, actor, reason ?? null, ids.length],
+        );
+      }
+      return res.rows.map(toTask);
+    });
+    this.changed();
+    return tasks;
+  }
+
+  async retry(taskId: number, actor: string): Promise<Task> {
+    const task = await this.tx(async (c, now) => {
+      const cur = (
+        await c.query<Row>('SELECT id, status, depends_on FROM tasks WHERE id = $1 FOR UPDATE', [taskId])
+      ).rows[0];
+      if (!cur) throw new NotFoundError('task', taskId);
+      const from = cur.status as TaskStatus;
+      if (from !== 'failed' && from !== 'cancelled') {
+        throw new ConflictError(`task ${taskId} is ${from}; only a failed or cancelled task can be retried`, {
+          taskId,
+          status: from,
+        });
+      }
+      // Lock the dependencies: a completion in flight is either seen here or sees this task blocked.
+      const deps = (
+        await c.query<Row>(
+          'SELECT id, status FROM tasks WHERE id = ANY ($1::bigint[]) ORDER BY id FOR SHARE',
+          [cur.depends_on],
+        )
+      ).rows;
+      const to: TaskStatus = deps.some((d) => d.status !== 'completed') ? 'blocked' : 'pending';
+      const res = await c.query<Row>(
+        `WITH upd AS (
+           UPDATE tasks SET status = $3, attempts = 0, review_rounds = 0, error = NULL, result = NULL,
+             result_data = NULL, completed_by = NULL, finished_at = NULL, assigned_to = NULL,
+             run_after = $2, updated_at = $2
+           WHERE id = $1 RETURNING *
+         ), ev AS (
+           INSERT INTO events (at, kind, task_id, workflow_id, actor, from_status, to_status)
+           SELECT $2, 'task.retried', upd.id, upd.workflow_id, $4, $5, upd.status FROM upd
+         )
+         SELECT * FROM upd`,
+        [taskId, now, to, actor, from],
+      );
+      return toTask(res.rows[0]!);
+    });
+    this.changed();
+    return task;
+  }
+
+  async reap(): Promise<ReapResult> {
+    const result = await this.tx(async (c, now) => {
+      const expired = await c.query<Row>(SQL.EXPIRE_LEASES, [
+        now,
+        this.policy.retryBaseMs,
+        this.policy.retryMaxMs,
+      ]);
+      const offline = await c.query<Row>(SQL.MARK_OFFLINE, [now, this.policy.offlineAfterMs]);
+      return {
+        expired: expired.rows.map(toTask),
+        offline: offline.rows.map((r) => this.agentFrom(r)),
+      };
+    });
+    if (result.expired.length > 0 || result.offline.length > 0) this.changed();
+    return result;
+  }
+
+  // ── workflows and events ────────────────────────────────────────────────────────────────────
+
+  private static readonly WORKFLOW_SELECT = `
+    SELECT w.*, (SELECT jsonb_object_agg(c.status, c.n)
+                   FROM (SELECT status, count(*) AS n FROM tasks WHERE workflow_id = w.id GROUP BY status) c) AS counts
+    FROM workflows w`;
+
+  async getWorkflow(id: number): Promise<Workflow | null> {
+    const rows = await this.q(`${PostgresStore.WORKFLOW_SELECT} WHERE w.id = $1`, [id]);
+    return rows[0] ? toWorkflow(rows[0]) : null;
+  }
+
+  async listWorkflows(filter: { limit?: number; after?: number } = {}): Promise<Page<Workflow>> {
+    const limit = clampLimit(filter.limit, 50, 500);
+    const rows = await this.q(`${PostgresStore.WORKFLOW_SELECT} WHERE w.id > $1 ORDER BY w.id LIMIT $2`, [
+      filter.after ?? 0,
+      limit + 1,
+    ]);
+    const items = rows.slice(0, limit).map(toWorkflow);
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
+  async listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
+    const limit = clampLimit(filter.limit, 100, 1000);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const p = (v: unknown) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    if (filter.after !== undefined) where.push(`id > ${p(filter.after)}`);
+    if (filter.taskId !== undefined) where.push(`task_id = ${p(filter.taskId)}`);
+    if (filter.workflowId !== undefined) where.push(`workflow_id = ${p(filter.workflowId)}`);
+    if (filter.agentId !== undefined) where.push(`agent_id = ${p(filter.agentId)}`);
+    if (filter.kinds && filter.kinds.length > 0) where.push(`kind = ANY (${p(filter.kinds)}::text[])`);
+    const rows = await this.q(
+      `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`,
+      values,
+    );
+    return rows.map(toEvent);
+  }
+
+  watch(listener: () => void): () => void {
+    return this.changes.add(listener);
+  }
+}
+
+/**
+ * Connection settings whose sessions start with search_path = the store's schema (a startup
+ * parameter: no extra round trip). A URL's own `options` parameter is kept and extended.
+ */
+function withSearchPath(url: string, schema: string): pg.PoolConfig {
+  const setting = `-c search_path=${schema}`;
+  if (/[?&]options=/.test(url)) {
+    try {
+      const u = new URL(url);
+      u.searchParams.set('options', `${u.searchParams.get('options') ?? ''} ${setting}`.trim());
+      return { connectionString: u.toString() };
+    } catch {
+      // Not a URL we can rewrite: fall through (its options win; queries would miss the schema).
+    }
+  }
+  return { connectionString: url, options: setting };
+}
+
+/** A transaction that must run again (reserved for conflicts detected in code). */
+class RetryTransaction extends Error {}
+
+function pgCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function constraintOf(err: unknown): string | undefined {
+  const c = (err as { constraint?: unknown } | null)?.constraint;
+  return typeof c === 'string' ? c : undefined;
+}
+
+function detailOf(err: unknown): string | undefined {
+  const d = (err as { detail?: unknown } | null)?.detail;
+  return typeof d === 'string' ? d : undefined;
+}
+
+/** A Json value as a jsonb parameter; undefined and null are SQL NULL. */
+function jsonParam(value: Json | undefined): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+function clampLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return fallback;
+  return Math.max(1, Math.min(max, Math.floor(limit)));
+}

@@ -1,0 +1,300 @@
+/**
+ * The PostgreSQL statements of the hot paths, named and reviewed here. Every statement takes the
+ * time as `$1` (bigint ms, or NULL for the database's clock: `coalesce($1, now_ms())`, constant
+ * within a statement). Names resolve through the connection's search_path (the store's schema).
+ *
+ * Each write is one statement: data-modifying CTEs update the task, its attempt row and append the
+ * event atomically, in one round trip.
+ */
+
+/** The store's idea of now inside a statement. */
+export const NOW = 'coalesce($1::bigint, now_ms())';
+
+/** Clears the lease columns (in a SET list). */
+const NO_LEASE =
+  'lease_agent_id = NULL, lease_agent_name = NULL, lease_token = NULL, lease_expires_at = NULL';
+
+/** The fence every agent write passes: the task is in progress under exactly this token. */
+const FENCE = "t.id = $2 AND t.status = 'in_progress' AND t.lease_token = $3";
+
+/**
+ * Claim: the agent's assigned task first, else the best pending task it may take — one statement.
+ * $2 agent id, $3 agent type, $4 agent capabilities, $5 agent name, $6 fresh lease token, $7 lease ms.
+ * Skips rows other claimers hold locked, so concurrent claims never wait on or return the same task.
+ * A first claim (started_at still null) has no earlier attempts: no handoff to read.
+ */
+export const CLAIM = `
+WITH next AS (
+  SELECT * FROM (
+    SELECT id, status, started_at IS NULL AS first FROM tasks
+    WHERE status = 'assigned' AND assigned_to = $2
+    ORDER BY priority DESC, id
+    LIMIT 1 FOR UPDATE SKIP LOCKED) assigned
+  UNION ALL
+  SELECT * FROM (
+    SELECT id, status, started_at IS NULL AS first FROM tasks
+    WHERE status = 'pending' AND type = $3 AND requires <@ $4::text[] AND run_after <= ${NOW}
+    ORDER BY priority DESC, id
+    LIMIT 1 FOR UPDATE SKIP LOCKED) pending
+  LIMIT 1
+), claimed AS (
+  UPDATE tasks t SET
+    status = 'in_progress', attempts = t.attempts + 1, assigned_to = NULL,
+    lease_agent_id = $2, lease_agent_name = $5, lease_token = $6, lease_expires_at = ${NOW} + $7::bigint,
+    started_at = coalesce(t.started_at, ${NOW}), updated_at = ${NOW}
+  FROM next WHERE t.id = next.id
+  RETURNING t.*, next.status AS from_status, next.first
+), attempt AS (
+  INSERT INTO attempts (task_id, seq, agent_id, agent_name, started_at)
+  SELECT c.id, CASE WHEN c.first THEN 1 ELSE (SELECT count(*) FROM attempts a WHERE a.task_id = c.id) + 1 END,
+         $2, $5, c.updated_at
+  FROM claimed c
+), event AS (
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, data)
+  SELECT c.updated_at, 'task.claimed', c.id, c.workflow_id, $2, $5, c.from_status, 'in_progress',
+         jsonb_build_object('attempt', c.attempts, 'leaseExpiresAt', c.lease_expires_at)
+  FROM claimed c
+)
+SELECT c.*,
+  CASE WHEN cardinality(c.depends_on) = 0 THEN '[]'::jsonb ELSE (
+    SELECT jsonb_agg(to_jsonb(d) ORDER BY d.id)
+    FROM (SELECT id, ref, title, status, result, result_data FROM tasks WHERE id = ANY (c.depends_on)) d
+  ) END AS deps,
+  CASE WHEN c.first THEN '[]'::jsonb ELSE (
+    SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.seq), '[]'::jsonb) FROM attempts a WHERE a.task_id = c.id
+  ) END AS handoff
+FROM claimed c`;
+
+/**
+ * Complete: $2 task, $3 token, $4 result, $5 result data (jsonb). Review tasks go to
+ * awaiting_review; others complete and unblock their dependents (unblock_dependents takes its own
+ * snapshots after locking them, see 0001_initial.sql).
+ */
+export const COMPLETE = `
+WITH upd AS (
+  UPDATE tasks t SET
+    status = CASE WHEN t.review THEN 'awaiting_review' ELSE 'completed' END,
+    result = $4, result_data = $5::jsonb, error = NULL, completed_by = t.lease_agent_id, ${NO_LEASE},
+    finished_at = CASE WHEN t.review THEN NULL ELSE ${NOW} END, updated_at = ${NOW}
+  WHERE ${FENCE}
+  RETURNING t.*
+), att AS (
+  UPDATE attempts a SET ended_at = upd.updated_at, result = upd.result,
+    outcome = CASE WHEN upd.status = 'awaiting_review' THEN 'submitted_for_review' ELSE 'completed' END
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  RETURNING a.task_id, a.agent_name
+), ev AS (
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status)
+  SELECT upd.updated_at, CASE WHEN upd.status = 'awaiting_review' THEN 'task.submitted' ELSE 'task.completed' END,
+         upd.id, upd.workflow_id, upd.completed_by, coalesce(att.agent_name, 'agent'), 'in_progress', upd.status
+  FROM upd LEFT JOIN att ON att.task_id = upd.id
+  RETURNING task_id, actor
+)
+SELECT upd.*,
+  CASE WHEN upd.status = 'completed' THEN unblock_dependents(upd.id, upd.updated_at, ev.actor)
+       ELSE '{}'::bigint[] END AS unblocked
+FROM upd JOIN ev ON ev.task_id = upd.id`;
+
+/** Renew one lease: $2 task, $3 token, $4 lease ms. */
+export const HEARTBEAT_TASK = `
+UPDATE tasks t SET lease_expires_at = ${NOW} + $4::bigint
+WHERE ${FENCE}
+RETURNING t.*`;
+
+/**
+ * Progress: $2 task, $3 token; ($4 has note, $5 note), ($6 has percent, $7 percent),
+ * ($8 has checkpoint, $9 checkpoint jsonb); $10 lease ms. Fields not given keep their value.
+ */
+export const PROGRESS = `
+WITH upd AS (
+  UPDATE tasks t SET
+    progress_note = CASE WHEN $4::boolean THEN $5::text ELSE t.progress_note END,
+    progress_percent = CASE WHEN $6::boolean THEN $7::float8 ELSE t.progress_percent END,
+    progress_checkpoint = CASE WHEN $8::boolean THEN $9::jsonb ELSE t.progress_checkpoint END,
+    progress_at = ${NOW}, updated_at = ${NOW}, lease_expires_at = ${NOW} + $10::bigint
+  WHERE ${FENCE}
+  RETURNING t.*
+), att AS (
+  UPDATE attempts a SET
+    note = CASE WHEN $4::boolean THEN $5::text ELSE a.note END,
+    percent = CASE WHEN $6::boolean THEN $7::float8 ELSE a.percent END,
+    checkpoint = CASE WHEN $8::boolean THEN $9::jsonb ELSE a.checkpoint END
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+), ev AS (
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data)
+  SELECT upd.updated_at, 'task.progress', upd.id, upd.workflow_id, upd.lease_agent_id, upd.lease_agent_name,
+         CASE WHEN $4::boolean THEN $5::text END,
+         jsonb_strip_nulls(jsonb_build_object('percent', upd.progress_percent))
+  FROM upd
+)
+SELECT upd.* FROM upd`;
+
+/**
+ * Fail: $2 task, $3 token, $4 error, $5 retryable, $6 retry base ms, $7 retry max ms.
+ * Retryable with attempts left: pending after the backoff; otherwise failed.
+ */
+export const FAIL = `
+WITH upd AS (
+  UPDATE tasks t SET
+    status = CASE WHEN $5::boolean AND t.attempts < t.max_attempts THEN 'pending' ELSE 'failed' END,
+    run_after = CASE WHEN $5::boolean AND t.attempts < t.max_attempts
+                     THEN ${NOW} + retry_delay_ms(t.attempts, $6::bigint, $7::bigint) ELSE t.run_after END,
+    finished_at = CASE WHEN $5::boolean AND t.attempts < t.max_attempts THEN NULL ELSE ${NOW} END,
+    error = $4::text, ${NO_LEASE}, updated_at = ${NOW}
+  WHERE ${FENCE}
+  RETURNING t.*
+), att AS (
+  UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'failed', error = $4::text
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  RETURNING a.task_id, a.agent_id, a.agent_name
+), ev AS (
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
+  SELECT upd.updated_at, 'task.failed', upd.id, upd.workflow_id, att.agent_id, coalesce(att.agent_name, 'agent'),
+         'in_progress', upd.status, $4::text,
+         jsonb_build_object('retryable', $5::boolean, 'attempts', upd.attempts, 'maxAttempts', upd.max_attempts,
+                            'runAfter', CASE WHEN upd.status = 'pending' THEN upd.run_after END)
+  FROM upd LEFT JOIN att ON att.task_id = upd.id
+)
+SELECT upd.* FROM upd`;
+
+/** Release: $2 task, $3 token, $4 reason. Back to pending, attempt given back, no backoff. */
+export const RELEASE = `
+WITH upd AS (
+  UPDATE tasks t SET status = 'pending', attempts = greatest(t.attempts - 1, 0), ${NO_LEASE}, updated_at = ${NOW}
+  WHERE ${FENCE}
+  RETURNING t.*
+), att AS (
+  UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'released'
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  RETURNING a.task_id, a.agent_id, a.agent_name
+), ev AS (
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
+  SELECT upd.updated_at, 'task.released', upd.id, upd.workflow_id, att.agent_id, coalesce(att.agent_name, 'agent'),
+         'in_progress', 'pending', $4::text
+  FROM upd LEFT JOIN att ON att.task_id = upd.id
+)
+SELECT upd.* FROM upd`;
+
+/** Why a fenced write found no row: $1 task. */
+export const LEASE_STATE = `
+SELECT t.status,
+  (SELECT a.outcome FROM attempts a WHERE a.task_id = t.id ORDER BY a.seq DESC LIMIT 1) AS last_outcome
+FROM tasks t WHERE t.id = $1`;
+
+/**
+ * The reaper's lease sweep: $2 retry base ms, $3 retry max ms. Rows another transaction holds are
+ * skipped (a completion in flight wins; the next sweep sees the rest).
+ */
+export const EXPIRE_LEASES = `
+WITH sel AS (
+  SELECT id FROM tasks
+  WHERE status = 'in_progress' AND lease_expires_at <= ${NOW}
+  ORDER BY lease_expires_at, id
+  FOR UPDATE SKIP LOCKED
+), upd AS (
+  UPDATE tasks t SET
+    status = CASE WHEN t.attempts < t.max_attempts THEN 'pending' ELSE 'failed' END,
+    run_after = CASE WHEN t.attempts < t.max_attempts
+                     THEN ${NOW} + retry_delay_ms(t.attempts, $2::bigint, $3::bigint) ELSE t.run_after END,
+    finished_at = CASE WHEN t.attempts < t.max_attempts THEN NULL ELSE ${NOW} END,
+    error = CASE WHEN t.attempts < t.max_attempts THEN t.error
+                 ELSE 'the lease of ' || t.lease_agent_name || ' expired and the task has no attempts left' END,
+    ${NO_LEASE}, updated_at = ${NOW}
+  FROM sel WHERE t.id = sel.id
+  RETURNING t.*
+), att AS (
+  UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'expired', error = 'lease expired'
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  RETURNING a.task_id, a.agent_id, a.agent_name
+), ev AS (
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
+  SELECT upd.updated_at, 'task.expired', upd.id, upd.workflow_id, att.agent_id, 'reaper', 'in_progress', upd.status,
+         'the lease of ' || coalesce(att.agent_name, 'its holder') || ' expired',
+         jsonb_build_object('attempts', upd.attempts, 'maxAttempts', upd.max_attempts)
+  FROM upd LEFT JOIN att ON att.task_id = upd.id
+  ORDER BY upd.id
+)
+SELECT upd.* FROM upd ORDER BY upd.id`;
+
+/** The reaper's agent sweep: $2 offline threshold ms. Marks each silent agent once. */
+export const MARK_OFFLINE = `
+WITH off AS (
+  UPDATE agents SET offline_marked_at = ${NOW}
+  WHERE offline_marked_at IS NULL AND deregistered_at IS NULL AND last_heartbeat_at < ${NOW} - $2::bigint
+  RETURNING *
+), ev AS (
+  INSERT INTO events (at, kind, agent_id, actor, message)
+  SELECT off.offline_marked_at, 'agent.offline', off.id, 'reaper',
+         'no heartbeat from ' || off.name || ' for more than ' || ($2::bigint)::text || ' ms'
+  FROM off ORDER BY off.id
+)
+SELECT off.*, ${NOW} AS now,
+  array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = off.id ORDER BY t.id) AS held
+FROM off ORDER BY off.id`;
+
+/** An agent with its held tasks and the store's now. */
+export const AGENT_SELECT = `
+SELECT a.*, ${NOW} AS now,
+  array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id ORDER BY t.id) AS held
+FROM agents a`;
+
+/**
+ * Register (or re-register by name): $2 name, $3 type, $4 capabilities, $5 host, $6 pid,
+ * $7 client info (jsonb). Keeps the id and registeredAt of an existing agent.
+ */
+export const REGISTER_AGENT = `
+WITH a AS (
+  INSERT INTO agents AS ag (name, type, capabilities, host, pid, client_info, registered_at, last_heartbeat_at)
+  VALUES ($2, $3, $4::text[], $5, $6, $7::jsonb, ${NOW}, ${NOW})
+  ON CONFLICT (name) DO UPDATE SET
+    type = EXCLUDED.type, capabilities = EXCLUDED.capabilities, host = EXCLUDED.host, pid = EXCLUDED.pid,
+    client_info = EXCLUDED.client_info, last_heartbeat_at = EXCLUDED.last_heartbeat_at,
+    deregistered_at = NULL, offline_marked_at = NULL
+  RETURNING ag.*
+), ev AS (
+  INSERT INTO events (at, kind, agent_id, actor, message, data)
+  SELECT a.last_heartbeat_at, 'agent.registered', a.id, a.name, a.name || ' (' || a.type || ') registered',
+         jsonb_build_object('type', a.type, 'capabilities', to_jsonb(a.capabilities), 'host', a.host, 'pid', a.pid)
+  FROM a
+)
+SELECT a.*, ${NOW} AS now,
+  array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id ORDER BY t.id) AS held
+FROM a`;
+
+/** Agent heartbeat: $2 agent, $3 lease ms. Renews every lease it holds; clears an offline mark. */
+export const HEARTBEAT_AGENT = `
+WITH a AS (
+  UPDATE agents SET last_heartbeat_at = ${NOW}, offline_marked_at = NULL WHERE id = $2 RETURNING *
+), r AS (
+  UPDATE tasks t SET lease_expires_at = ${NOW} + $3::bigint
+  FROM a WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id
+  RETURNING t.id
+)
+SELECT a.*, ${NOW} AS now, array(SELECT r.id FROM r ORDER BY r.id) AS held
+FROM a`;
+
+/** Deregister: $2 agent, $3 actor. Releases what it holds (attempt given back), then marks it. */
+export const DEREGISTER_AGENT = `
+WITH a AS (
+  UPDATE agents SET deregistered_at = ${NOW} WHERE id = $2 RETURNING *
+), rel AS (
+  UPDATE tasks t SET status = 'pending', attempts = greatest(t.attempts - 1, 0), ${NO_LEASE}, updated_at = ${NOW}
+  FROM a WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id
+  RETURNING t.id, t.workflow_id, t.updated_at
+), att AS (
+  UPDATE attempts x SET ended_at = rel.updated_at, outcome = 'released'
+  FROM rel WHERE x.task_id = rel.id AND x.outcome = 'running'
+), ev AS (
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
+  SELECT e.at, e.kind, e.task_id, e.workflow_id, e.agent_id, $3::text, e.from_status, e.to_status, e.message
+  FROM (
+    SELECT rel.updated_at AS at, 'task.released' AS kind, rel.id AS task_id, rel.workflow_id, $2::bigint AS agent_id,
+           'in_progress' AS from_status, 'pending' AS to_status, 'the holder deregistered' AS message, 0 AS ord
+    FROM rel
+    UNION ALL
+    SELECT a.deregistered_at, 'agent.deregistered', NULL, NULL, a.id, NULL, NULL, a.name || ' deregistered', 1
+    FROM a
+  ) e
+  ORDER BY e.ord, e.task_id
+)
+SELECT (SELECT count(*) FROM a) AS found, array(SELECT rel.id FROM rel ORDER BY rel.id) AS released`;

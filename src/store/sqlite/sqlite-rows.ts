@@ -1,0 +1,227 @@
+/** The SQLite rows (snake_case, JSON as text, booleans as 0/1) and their mapping to domain objects. */
+import type { TaskStatus } from '../../core/status.js';
+import type {
+  Attempt,
+  AttemptOutcome,
+  CnsEvent,
+  DependencyResult,
+  EventKind,
+  Json,
+  Task,
+} from '../../core/types.js';
+
+export interface TaskRow {
+  id: number;
+  workflow_id: number | null;
+  ref: string | null;
+  type: string;
+  requires: string;
+  title: string;
+  spec: string;
+  input: string | null;
+  priority: number;
+  run_after: number;
+  has_deps: number;
+  status: TaskStatus;
+  attempts: number;
+  max_attempts: number;
+  lease_token: string | null;
+  lease_agent_id: number | null;
+  lease_agent_name: string | null;
+  lease_expires_at: number | null;
+  assigned_to: number | null;
+  review: number;
+  review_rounds: number;
+  max_review_rounds: number;
+  progress_note: string | null;
+  progress_percent: number | null;
+  progress_checkpoint: string | null;
+  progress_at: number | null;
+  result: string | null;
+  result_data: string | null;
+  error: string | null;
+  completed_by: number | null;
+  idempotency_key: string | null;
+  metadata: string;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface AttemptRow {
+  task_id: number;
+  seq: number;
+  agent_id: number;
+  agent_name: string;
+  started_at: number;
+  ended_at: number | null;
+  outcome: AttemptOutcome;
+  note: string | null;
+  percent: number | null;
+  checkpoint: string | null;
+  error: string | null;
+  feedback: string | null;
+  result: string | null;
+}
+
+export interface AgentRow {
+  id: number;
+  name: string;
+  type: string;
+  capabilities: string;
+  host: string | null;
+  pid: number | null;
+  client_info: string | null;
+  registered_at: number;
+  last_heartbeat_at: number;
+  deregistered_at: number | null;
+  offline_marked_at: number | null;
+}
+
+export interface WorkflowRow {
+  id: number;
+  name: string;
+  review: number;
+  created_by: string | null;
+  created_at: number;
+  metadata: string;
+}
+
+export interface EventRow {
+  id: number;
+  at: number;
+  kind: EventKind;
+  task_id: number | null;
+  workflow_id: number | null;
+  agent_id: number | null;
+  actor: string;
+  from_status: TaskStatus | null;
+  to_status: TaskStatus | null;
+  message: string | null;
+  data: string | null;
+}
+
+export interface DependencyRow {
+  task_id: number;
+  depends_on: number;
+  ref: string | null;
+  title: string;
+  status: TaskStatus;
+  result: string | null;
+  result_data: string | null;
+}
+
+/** JSON text → value; SQL NULL → null. */
+export function parseJson(text: string | null): Json | null {
+  return text === null ? null : (JSON.parse(text) as Json);
+}
+
+/** A value → JSON text; undefined and null → SQL NULL. */
+export function toJson(value: Json | undefined): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+export function toTask(row: TaskRow, dependsOn: number[]): Task {
+  return {
+    id: row.id,
+    workflowId: row.workflow_id,
+    ref: row.ref,
+    type: row.type,
+    requires: JSON.parse(row.requires) as string[],
+    title: row.title,
+    spec: row.spec,
+    input: parseJson(row.input),
+    priority: row.priority,
+    runAfter: row.run_after,
+    dependsOn,
+    status: row.status,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    lease:
+      row.status === 'in_progress' &&
+      row.lease_token !== null &&
+      row.lease_agent_id !== null &&
+      row.lease_expires_at !== null
+        ? {
+            agentId: row.lease_agent_id,
+            agentName: row.lease_agent_name ?? '',
+            token: row.lease_token,
+            expiresAt: row.lease_expires_at,
+          }
+        : null,
+    assignedTo: row.assigned_to,
+    review: row.review === 1,
+    reviewRounds: row.review_rounds,
+    maxReviewRounds: row.max_review_rounds,
+    progress: {
+      note: row.progress_note,
+      percent: row.progress_percent,
+      checkpoint: parseJson(row.progress_checkpoint),
+      at: row.progress_at,
+    },
+    result: row.result,
+    resultData: parseJson(row.result_data),
+    error: row.error,
+    completedBy: row.completed_by,
+    idempotencyKey: row.idempotency_key,
+    metadata: JSON.parse(row.metadata) as Record<string, Json>,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+export function toAttempt(row: AttemptRow): Attempt {
+  return {
+    taskId: row.task_id,
+    seq: row.seq,
+    agentId: row.agent_id,
+    agentName: row.agent_name,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    outcome: row.outcome,
+    note: row.note,
+    percent: row.percent,
+    checkpoint: parseJson(row.checkpoint),
+    error: row.error,
+    feedback: row.feedback,
+    result: row.result,
+  };
+}
+
+export function toDependency(row: DependencyRow): DependencyResult {
+  const done = row.status === 'completed';
+  return {
+    taskId: row.depends_on,
+    ref: row.ref,
+    title: row.title,
+    status: row.status,
+    result: done ? row.result : null,
+    resultData: done ? parseJson(row.result_data) : null,
+  };
+}
+
+export function toEvent(row: EventRow): CnsEvent {
+  return {
+    id: row.id,
+    at: row.at,
+    kind: row.kind,
+    taskId: row.task_id,
+    workflowId: row.workflow_id,
+    agentId: row.agent_id,
+    actor: row.actor,
+    fromStatus: row.from_status,
+    toStatus: row.to_status,
+    message: row.message,
+    data: parseJson(row.data),
+  };
+}
+
+/** Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`. */
+export function likeContains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

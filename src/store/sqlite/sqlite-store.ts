@@ -1,0 +1,1308 @@
+/**
+ * The SQLite backend of the Store contract (store.ts), on better-sqlite3. One connection per store;
+ * every state change is one `BEGIN IMMEDIATE` transaction that also appends its events; a claim is
+ * one `UPDATE … RETURNING` inside it. The methods are async by contract but do their work
+ * synchronously (better-sqlite3 is synchronous, and each transaction is short).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../../core/clock.js';
+import {
+  CnsError,
+  ConflictError,
+  ForbiddenError,
+  InvalidInputError,
+  LeaseLostError,
+  NotFoundError,
+  type LeaseLostReason,
+} from '../../core/errors.js';
+import { newLeaseToken } from '../../core/ids.js';
+import { retryDelayMs, type Policy } from '../../core/policy.js';
+import { canTransition, isFinal, TASK_STATUSES, type TaskStatus } from '../../core/status.js';
+import { deriveAgentStatus, deriveWorkflowStatus } from '../../core/derive.js';
+import type {
+  Agent,
+  Attempt,
+  ClaimedTask,
+  CnsEvent,
+  DependencyResult,
+  EventKind,
+  Json,
+  Millis,
+  Task,
+  Workflow,
+} from '../../core/types.js';
+import type { NormalizedBatch } from '../../core/batch.js';
+import type {
+  AgentRef,
+  AgentRegistration,
+  CreateTasksResult,
+  EventFilter,
+  Page,
+  ProgressInput,
+  ReapResult,
+  Store,
+  StoreCapabilities,
+  StoreOptions,
+  TaskFilter,
+} from '../store.js';
+import { loadMigrations, migrate } from './migrate.js';
+import {
+  likeContains,
+  parseJson,
+  toAttempt,
+  toDependency,
+  toEvent,
+  toJson,
+  toTask,
+  type AgentRow,
+  type AttemptRow,
+  type DependencyRow,
+  type EventRow,
+  type TaskRow,
+  type WorkflowRow,
+} from './sqlite-rows.js';
+import { SqliteWatch } from './sqlite-watch.js';
+
+/** How long a connection waits for another's write lock before giving up (store_unavailable). */
+export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+/** Page sizes (TaskFilter, EventFilter documents them). */
+const TASK_PAGE_DEFAULT = 50;
+const TASK_PAGE_MAX = 500;
+const EVENT_PAGE_DEFAULT = 100;
+const EVENT_PAGE_MAX = 1_000;
+
+type SqlValue = string | number | bigint | Buffer | null;
+type Params = Record<string, SqlValue>;
+
+interface NewEvent {
+  kind: EventKind;
+  taskId?: number | null;
+  workflowId?: number | null;
+  agentId?: number | null;
+  actor: string;
+  fromStatus?: TaskStatus | null;
+  toStatus?: TaskStatus | null;
+  message?: string | null;
+  data?: Json;
+}
+
+/** Opens (creating its directory if needed) and migrates the SQLite store at `path`. */
+export async function openSqliteStore(path: string, options: StoreOptions): Promise<Store> {
+  if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+  const clock = options.clock ?? systemClock;
+  const db = new Database(path);
+  try {
+    db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, loadMigrations(), () => clock.now());
+    return new SqliteStore(db, options.policy, clock);
+  } catch (err) {
+    db.close();
+    throw translate(err);
+  }
+}
+
+function assertTransition(from: TaskStatus, to: TaskStatus): void {
+  if (from !== to && !canTransition(from, to)) {
+    throw new Error(`internal error: illegal task status transition ${from} → ${to}`);
+  }
+}
+
+/** SQLITE_BUSY after the busy timeout: the database is locked by someone else for too long. */
+function translate(err: unknown): unknown {
+  if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_BUSY')) {
+    return new CnsError(
+      'store_unavailable',
+      `the SQLite database is busy (locked by another process): ${err.message}`,
+    );
+  }
+  return err;
+}
+
+function clampLimit(limit: number | undefined, def: number, max: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return def;
+  return Math.max(1, Math.min(max, Math.floor(limit)));
+}
+
+const TASK_SET_LEASE_NULL =
+  'lease_token = NULL, lease_agent_id = NULL, lease_agent_name = NULL, lease_expires_at = NULL';
+const TOKEN_GUARD = "WHERE id = @id AND status = 'in_progress' AND lease_token = @token";
+const CLAIM_SET = `status = 'in_progress', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
+  lease_token = @token, lease_agent_id = @agentId, lease_agent_name = @agentName, lease_expires_at = @expires,
+  assigned_to = NULL, updated_at = @now`;
+const NOT_FINAL = "status NOT IN ('completed', 'failed', 'cancelled')";
+
+class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  readonly capabilities: StoreCapabilities = { crossProcessWatch: true, serverClock: false };
+
+  private readonly watcher: SqliteWatch;
+  private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly cache = new Map<string, Database.Statement<[Params], unknown>>();
+  private readonly s;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly policy: Policy,
+    private readonly clock: Clock,
+  ) {
+    this.watcher = new SqliteWatch(db);
+    this.txn = db.transaction((fn: () => unknown) => fn());
+    db.function('cns_retry_delay', { deterministic: true }, (attempts: unknown) =>
+      retryDelayMs(Number(attempts), policy),
+    );
+    const p = <R>(sql: string) => db.prepare<[Params], R>(sql);
+    const p1 = <R>(sql: string) => db.prepare<[SqlValue], R>(sql);
+    this.s = {
+      // tasks
+      taskById: p1<TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      taskByKey: p1<TaskRow>('SELECT * FROM tasks WHERE idempotency_key = ?'),
+      taskStatus: p1<{ status: TaskStatus; workflow_id: number | null }>(
+        'SELECT status, workflow_id FROM tasks WHERE id = ?',
+      ),
+      refTaken: db
+        .prepare<[number, string], number>('SELECT 1 FROM tasks WHERE workflow_id = ? AND ref = ?')
+        .pluck(),
+      insertTask:
+        p<TaskRow>(`INSERT INTO tasks (workflow_id, ref, type, requires, title, spec, input, priority,
+          run_after, has_deps, status, max_attempts, review, max_review_rounds, idempotency_key, metadata,
+          created_by, created_at, updated_at)
+        VALUES (@workflowId, @ref, @type, @requires, @title, @spec, @input, @priority, @runAfter, @hasDeps,
+          @status, @maxAttempts, @review, @maxReviewRounds, @idempotencyKey, @metadata, @actor, @now, @now)
+        RETURNING *`),
+      insertDep: db.prepare<[number, number], unknown>(
+        'INSERT OR IGNORE INTO task_deps (task_id, depends_on) VALUES (?, ?)',
+      ),
+      depIds: p1<number>('SELECT depends_on FROM task_deps WHERE task_id = ? ORDER BY depends_on').pluck(),
+      depIdsMany: p1<{ task_id: number; depends_on: number }>(
+        'SELECT task_id, depends_on FROM task_deps WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, depends_on',
+      ),
+      dependencies:
+        p1<DependencyRow>(`SELECT d.task_id, d.depends_on, t.ref, t.title, t.status, t.result, t.result_data
+        FROM task_deps d JOIN tasks t ON t.id = d.depends_on WHERE d.task_id = ? ORDER BY d.depends_on`),
+      dependents: p1<number>('SELECT task_id FROM task_deps WHERE depends_on = ? ORDER BY task_id').pluck(),
+      openDeps: p1<number>(`SELECT COUNT(*) FROM task_deps d JOIN tasks t ON t.id = d.depends_on
+        WHERE d.task_id = ? AND t.status <> 'completed'`).pluck(),
+      unblock: p<TaskRow>(`UPDATE tasks SET status = 'pending', updated_at = @now
+        WHERE status = 'blocked' AND id IN (SELECT task_id FROM task_deps WHERE depends_on = @id)
+          AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on
+                          WHERE d.task_id = tasks.id AND p.status <> 'completed')
+        RETURNING *`),
+      claimAssigned: p<TaskRow>(`UPDATE tasks SET ${CLAIM_SET}
+        WHERE id = (SELECT id FROM tasks WHERE status = 'assigned' AND assigned_to = @agentId
+                    ORDER BY priority DESC, id ASC LIMIT 1)
+        RETURNING *`),
+      claimPending: p<TaskRow>(`UPDATE tasks SET ${CLAIM_SET}
+        WHERE id = (SELECT t.id FROM tasks t
+                    WHERE t.status = 'pending' AND t.type = @type AND t.run_after <= @now
+                      AND (t.requires = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(t.requires) r
+                                      WHERE r.value NOT IN (SELECT value FROM json_each(@caps))))
+                    ORDER BY t.priority DESC, t.id ASC LIMIT 1)
+        RETURNING *`),
+      heartbeatTask: p<TaskRow>(
+        `UPDATE tasks SET lease_expires_at = @expires, updated_at = @now ${TOKEN_GUARD} RETURNING *`,
+      ),
+      progress: p<TaskRow>(`UPDATE tasks SET progress_note = COALESCE(@note, progress_note),
+          progress_percent = COALESCE(@percent, progress_percent),
+          progress_checkpoint = COALESCE(@checkpoint, progress_checkpoint), progress_at = @now,
+          lease_expires_at = @expires, updated_at = @now
+        ${TOKEN_GUARD} RETURNING *`),
+      complete: p<TaskRow>(`UPDATE tasks SET
+          status = CASE WHEN review = 1 THEN 'awaiting_review' ELSE 'completed' END,
+          finished_at = CASE WHEN review = 1 THEN NULL ELSE @now END,
+          result = @result, result_data = @data, error = NULL, completed_by = lease_agent_id,
+          ${TASK_SET_LEASE_NULL}, updated_at = @now
+        ${TOKEN_GUARD} RETURNING *`),
+      fail: p<TaskRow>(`UPDATE tasks SET
+          status = CASE WHEN @retryable = 1 AND attempts < max_attempts THEN 'pending' ELSE 'failed' END,
+          run_after = CASE WHEN @retryable = 1 AND attempts < max_attempts
+                      THEN @now + cns_retry_delay(attempts) ELSE run_after END,
+          finished_at = CASE WHEN @retryable = 1 AND attempts < max_attempts THEN NULL ELSE @now END,
+          error = @error, ${TASK_SET_LEASE_NULL}, updated_at = @now
+        ${TOKEN_GUARD} RETURNING *`),
+      release: p<TaskRow>(`UPDATE tasks SET status = 'pending', attempts = attempts - 1,
+          ${TASK_SET_LEASE_NULL}, updated_at = @now
+        ${TOKEN_GUARD} RETURNING *`),
+      setStatus: p<TaskRow>(`UPDATE tasks SET status = @status, updated_at = @now,
+          finished_at = CASE WHEN @status IN ('completed', 'failed', 'cancelled') THEN @now ELSE NULL END,
+          ${TASK_SET_LEASE_NULL}, assigned_to = NULL
+        WHERE id = @id RETURNING *`),
+      requestChanges: p<TaskRow>(`UPDATE tasks SET status = @status, review_rounds = review_rounds + 1,
+          attempts = MAX(attempts - 1, 0), error = @error, updated_at = @now,
+          finished_at = CASE WHEN @status = 'failed' THEN @now ELSE NULL END
+        WHERE id = @id RETURNING *`),
+      retry: p<TaskRow>(`UPDATE tasks SET status = @status, attempts = 0, review_rounds = 0, error = NULL,
+          result = NULL, result_data = NULL, completed_by = NULL, run_after = @now, finished_at = NULL,
+          ${TASK_SET_LEASE_NULL}, assigned_to = NULL, updated_at = @now
+        WHERE id = @id RETURNING *`),
+      assign: p<TaskRow>(`UPDATE tasks SET status = 'assigned', assigned_to = @agentId, updated_at = @now
+        WHERE id = @id RETURNING *`),
+      expire: p<TaskRow>(`UPDATE tasks SET
+          status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+          run_after = CASE WHEN attempts >= max_attempts THEN run_after ELSE @now + cns_retry_delay(attempts) END,
+          finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
+          error = CASE WHEN attempts >= max_attempts THEN 'lease expired on the last attempt' ELSE error END,
+          ${TASK_SET_LEASE_NULL}, updated_at = @now
+        WHERE id = @id AND status = 'in_progress' RETURNING *`),
+      expiredLeases: p1<TaskRow>(
+        "SELECT * FROM tasks WHERE status = 'in_progress' AND lease_expires_at < ? ORDER BY id",
+      ),
+      heldBy: p1<TaskRow>(
+        "SELECT * FROM tasks WHERE status = 'in_progress' AND lease_agent_id = ? ORDER BY id",
+      ),
+      heldIds: p1<number>(
+        "SELECT id FROM tasks WHERE status = 'in_progress' AND lease_agent_id = ? ORDER BY id",
+      ).pluck(),
+      allHeld: db.prepare<[], { id: number; lease_agent_id: number }>(
+        "SELECT id, lease_agent_id FROM tasks WHERE status = 'in_progress' ORDER BY id",
+      ),
+      renewLeases: p<number>(`UPDATE tasks SET lease_expires_at = @expires, updated_at = @now
+        WHERE status = 'in_progress' AND lease_agent_id = @agentId RETURNING id`).pluck(),
+      subtree: p1<TaskRow>(`WITH RECURSIVE sub(id) AS (
+          SELECT ? UNION SELECT d.task_id FROM task_deps d JOIN sub ON d.depends_on = sub.id)
+        SELECT t.* FROM tasks t JOIN sub ON t.id = sub.id WHERE t.${NOT_FINAL} ORDER BY t.id`),
+      openInWorkflow: p1<TaskRow>(`SELECT * FROM tasks WHERE workflow_id = ? AND ${NOT_FINAL} ORDER BY id`),
+      countAll: db.prepare<[], { status: TaskStatus; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM tasks GROUP BY status',
+      ),
+      countWorkflow: p1<{ status: TaskStatus; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM tasks WHERE workflow_id = ? GROUP BY status',
+      ),
+      countWorkflows: p1<{ workflow_id: number; status: TaskStatus; n: number }>(`SELECT workflow_id, status,
+          COUNT(*) AS n FROM tasks WHERE workflow_id IN (SELECT value FROM json_each(?)) GROUP BY workflow_id, status`),
+      // attempts
+      insertAttempt: db
+        .prepare<[number, number, number, string, number], number>(
+          `INSERT INTO attempts
+          (task_id, seq, agent_id, agent_name, started_at, outcome)
+        VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM attempts WHERE task_id = ?), ?, ?, ?, 'running')
+        RETURNING seq`,
+        )
+        .pluck(),
+      attemptsOf: p1<AttemptRow>('SELECT * FROM attempts WHERE task_id = ? ORDER BY seq'),
+      attemptsBefore: db.prepare<[number, number], AttemptRow>(
+        'SELECT * FROM attempts WHERE task_id = ? AND seq < ? ORDER BY seq',
+      ),
+      lastOutcome: p1<string>(
+        'SELECT outcome FROM attempts WHERE task_id = ? ORDER BY seq DESC LIMIT 1',
+      ).pluck(),
+      lastAttempt: p1<AttemptRow>('SELECT * FROM attempts WHERE task_id = ? ORDER BY seq DESC LIMIT 1'),
+      closeAttempt: p<{ agent_id: number; agent_name: string }>(`UPDATE attempts SET ended_at = @now,
+          outcome = @outcome, result = COALESCE(@result, result), error = COALESCE(@error, error)
+        WHERE task_id = @taskId AND outcome = 'running' RETURNING agent_id, agent_name`),
+      progressAttempt: p<unknown>(`UPDATE attempts SET note = COALESCE(@note, note),
+          percent = COALESCE(@percent, percent), checkpoint = COALESCE(@checkpoint, checkpoint)
+        WHERE task_id = @id AND outcome = 'running'`),
+      feedback: db.prepare<[string | null, number, number], unknown>(
+        'UPDATE attempts SET feedback = ? WHERE task_id = ? AND seq = ?',
+      ),
+      // agents
+      upsertAgent: p<AgentRow>(`INSERT INTO agents (name, type, capabilities, host, pid, client_info,
+          registered_at, last_heartbeat_at)
+        VALUES (@name, @type, @capabilities, @host, @pid, @clientInfo, @now, @now)
+        ON CONFLICT (name) DO UPDATE SET type = excluded.type, capabilities = excluded.capabilities,
+          host = excluded.host, pid = excluded.pid, client_info = excluded.client_info,
+          last_heartbeat_at = excluded.last_heartbeat_at, deregistered_at = NULL, offline_marked_at = NULL
+        RETURNING *`),
+      agentById: p1<AgentRow>('SELECT * FROM agents WHERE id = ?'),
+      agentByName: p1<AgentRow>('SELECT * FROM agents WHERE name = ?'),
+      agents: db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY id'),
+      heartbeatAgent: p<AgentRow>(`UPDATE agents SET last_heartbeat_at = @now, offline_marked_at = NULL
+        WHERE id = @id RETURNING *`),
+      deregisterAgent: p<unknown>('UPDATE agents SET deregistered_at = @now WHERE id = @id'),
+      markOffline: p<AgentRow>(`UPDATE agents SET offline_marked_at = @now
+        WHERE deregistered_at IS NULL AND offline_marked_at IS NULL AND last_heartbeat_at < @cutoff
+        RETURNING *`),
+      // workflows
+      insertWorkflow: p<WorkflowRow>(`INSERT INTO workflows (name, review, created_by, created_at, metadata)
+        VALUES (@name, @review, @actor, @now, @metadata) RETURNING *`),
+      workflowById: p1<WorkflowRow>('SELECT * FROM workflows WHERE id = ?'),
+      // events
+      insertEvent: db.prepare<
+        [
+          number,
+          EventKind,
+          number | null,
+          number | null,
+          number | null,
+          string,
+          string | null,
+          string | null,
+          string | null,
+          string | null,
+        ],
+        unknown
+      >(`INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    };
+  }
+
+  async now(): Promise<Millis> {
+    return this.clock.now();
+  }
+
+  async close(): Promise<void> {
+    this.watcher.close();
+    if (this.db.open) this.db.close();
+  }
+
+  watch(listener: () => void): () => void {
+    return this.watcher.watch(listener);
+  }
+
+  // ── plumbing ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Runs `fn` in one BEGIN IMMEDIATE transaction; wakes watchers after a commit when `notify`. */
+  private write<R>(fn: () => R, notify = true): R {
+    let result: R;
+    try {
+      result = this.txn.immediate(fn) as R;
+    } catch (err) {
+      throw translate(err);
+    }
+    if (notify) this.watcher.notify();
+    return result;
+  }
+
+  /** Runs `fn` in one read transaction (a consistent snapshot across several statements). */
+  private read<R>(fn: () => R): R {
+    try {
+      return this.txn.deferred(fn) as R;
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  private event(e: NewEvent, at: Millis): void {
+    this.s.insertEvent.run(
+      at,
+      e.kind,
+      e.taskId ?? null,
+      e.workflowId ?? null,
+      e.agentId ?? null,
+      e.actor,
+      e.fromStatus ?? null,
+      e.toStatus ?? null,
+      e.message ?? null,
+      toJson(e.data),
+    );
+  }
+
+  private stmt<R>(sql: string): Database.Statement<[Params], R> {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.db.prepare<[Params], unknown>(sql);
+      this.cache.set(sql, s);
+    }
+    return s as Database.Statement<[Params], R>;
+  }
+
+  private task(row: TaskRow): Task {
+    return toTask(row, row.has_deps === 1 ? this.s.depIds.all(row.id) : []);
+  }
+
+  private tasks(rows: TaskRow[]): Task[] {
+    const withDeps = rows.filter((r) => r.has_deps === 1).map((r) => r.id);
+    const deps = new Map<number, number[]>();
+    if (withDeps.length > 0) {
+      for (const d of this.s.depIdsMany.all(JSON.stringify(withDeps))) {
+        const list = deps.get(d.task_id);
+        if (list) list.push(d.depends_on);
+        else deps.set(d.task_id, [d.depends_on]);
+      }
+    }
+    return rows.map((r) => toTask(r, deps.get(r.id) ?? []));
+  }
+
+  private mustTask(id: number): TaskRow {
+    const row = this.s.taskById.get(id);
+    if (!row) throw new NotFoundError('task', id);
+    return row;
+  }
+
+  private mustAgent(id: number): AgentRow {
+    const row = this.s.agentById.get(id);
+    if (!row) throw new NotFoundError('agent', id);
+    return row;
+  }
+
+  private agent(row: AgentRow, held: number[], now: Millis): Agent {
+    return {
+      id: row.id,
+      name: row.name,
+      type: row.type,
+      capabilities: JSON.parse(row.capabilities) as string[],
+      host: row.host,
+      pid: row.pid,
+      clientInfo: parseJson(row.client_info),
+      registeredAt: row.registered_at,
+      lastHeartbeatAt: row.last_heartbeat_at,
+      deregisteredAt: row.deregistered_at,
+      status: deriveAgentStatus(
+        {
+          lastHeartbeatAt: row.last_heartbeat_at,
+          deregisteredAt: row.deregistered_at,
+          heldCount: held.length,
+        },
+        now,
+        this.policy.offlineAfterMs,
+      ),
+      heldTasks: held,
+    };
+  }
+
+  private workflow(row: WorkflowRow, counts: Partial<Record<TaskStatus, number>>): Workflow {
+    return {
+      id: row.id,
+      name: row.name,
+      createdBy: row.created_by,
+      createdAt: row.created_at,
+      metadata: JSON.parse(row.metadata) as Record<string, Json>,
+      counts,
+      status: deriveWorkflowStatus(counts),
+    };
+  }
+
+  private workflowCounts(id: number): Partial<Record<TaskStatus, number>> {
+    const counts: Partial<Record<TaskStatus, number>> = {};
+    for (const c of this.s.countWorkflow.all(id)) counts[c.status] = c.n;
+    return counts;
+  }
+
+  /** A token-guarded write changed nothing: say why, from the task's current row. */
+  private leaseLost(taskId: number): never {
+    const row = this.s.taskStatus.get(taskId);
+    if (!row) throw new NotFoundError('task', taskId);
+    let reason: LeaseLostReason;
+    switch (row.status) {
+      case 'cancelled':
+        reason = 'cancelled';
+        break;
+      case 'completed':
+      case 'failed':
+      case 'awaiting_review':
+        reason = 'finished';
+        break;
+      case 'in_progress':
+        reason = 'reassigned';
+        break;
+      default: {
+        const outcome = this.s.lastOutcome.get(taskId);
+        reason = outcome === 'expired' ? 'expired' : outcome === 'released' ? 'released' : 'unknown_token';
+      }
+    }
+    throw new LeaseLostError(taskId, reason, row.status);
+  }
+
+  private closeAttempt(
+    taskId: number,
+    outcome: Attempt['outcome'],
+    now: Millis,
+    extra: { result?: string | null; error?: string | null } = {},
+  ): { agent_id: number; agent_name: string } | undefined {
+    return this.s.closeAttempt.get({
+      taskId,
+      outcome,
+      now,
+      result: extra.result ?? null,
+      error: extra.error ?? null,
+    });
+  }
+
+  /** Dependents of `taskId` whose dependencies are now all completed: blocked → pending. */
+  private unblockDependents(taskId: number, now: Millis, actor: string): void {
+    for (const row of this.s.unblock.all({ id: taskId, now })) {
+      this.event(
+        {
+          kind: 'task.unblocked',
+          taskId: row.id,
+          workflowId: row.workflow_id,
+          actor,
+          fromStatus: 'blocked',
+          toStatus: 'pending',
+        },
+        now,
+      );
+    }
+  }
+
+  // ── agents ────────────────────────────────────────────────────────────────────────────────────
+
+  async registerAgent(input: AgentRegistration): Promise<Agent> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const row = this.s.upsertAgent.get({
+        name: input.name,
+        type: input.type,
+        capabilities: JSON.stringify(input.capabilities ?? []),
+        host: input.host ?? null,
+        pid: input.pid ?? null,
+        clientInfo: toJson(input.clientInfo ?? null),
+        now,
+      })!;
+      this.event({ kind: 'agent.registered', agentId: row.id, actor: row.name }, now);
+      return this.agent(row, this.s.heldIds.all(row.id), now);
+    });
+  }
+
+  async heartbeatAgent(agentId: number, leaseMs?: Millis): Promise<{ agent: Agent; renewed: number[] }> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const row = this.s.heartbeatAgent.get({ id: agentId, now });
+      if (!row) throw new NotFoundError('agent', agentId);
+      const renewed = this.s.renewLeases
+        .all({ agentId, now, expires: now + (leaseMs ?? this.policy.leaseMs) })
+        .sort((a, b) => a - b);
+      return { agent: this.agent(row, renewed, now), renewed };
+    }, false);
+  }
+
+  async deregisterAgent(agentId: number, actor: string): Promise<{ released: number[] }> {
+    return this.write(() => {
+      const now = this.clock.now();
+      this.mustAgent(agentId);
+      const released: number[] = [];
+      for (const held of this.s.heldBy.all(agentId)) {
+        assertTransition('in_progress', 'pending');
+        const row = this.s.release.get({ id: held.id, token: held.lease_token, now })!;
+        this.closeAttempt(row.id, 'released', now);
+        this.event(
+          {
+            kind: 'task.released',
+            taskId: row.id,
+            workflowId: row.workflow_id,
+            agentId,
+            actor,
+            fromStatus: 'in_progress',
+            toStatus: 'pending',
+            message: 'agent deregistered',
+          },
+          now,
+        );
+        released.push(row.id);
+      }
+      this.s.deregisterAgent.run({ id: agentId, now });
+      this.event({ kind: 'agent.deregistered', agentId, actor, message: null, data: { released } }, now);
+      return { released };
+    });
+  }
+
+  async getAgent(ref: number | string): Promise<Agent | null> {
+    return this.read(() => {
+      const row = typeof ref === 'number' ? this.s.agentById.get(ref) : this.s.agentByName.get(ref);
+      return row ? this.agent(row, this.s.heldIds.all(row.id), this.clock.now()) : null;
+    });
+  }
+
+  async listAgents(): Promise<Agent[]> {
+    return this.read(() => {
+      const now = this.clock.now();
+      const held = new Map<number, number[]>();
+      for (const h of this.s.allHeld.all()) {
+        const list = held.get(h.lease_agent_id);
+        if (list) list.push(h.id);
+        else held.set(h.lease_agent_id, [h.id]);
+      }
+      return this.s.agents.all().map((row) => this.agent(row, held.get(row.id) ?? [], now));
+    });
+  }
+
+  // ── creating and reading tasks ────────────────────────────────────────────────────────────────
+
+  async createTasks(batch: NormalizedBatch): Promise<CreateTasksResult> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const actor = batch.actor;
+      let workflowId = batch.workflowId;
+      if (batch.workflow) {
+        const wf = this.s.insertWorkflow.get({
+          name: batch.workflow.name,
+          review: batch.workflow.review ? 1 : 0,
+          actor,
+          now,
+          metadata: JSON.stringify(batch.workflow.metadata ?? {}),
+        })!;
+        workflowId = wf.id;
+        this.event({ kind: 'workflow.created', workflowId, actor, message: wf.name }, now);
+      } else if (workflowId !== null && !this.s.workflowById.get(workflowId)) {
+        throw new NotFoundError('workflow', workflowId);
+      }
+
+      const ids: number[] = [];
+      const statuses: TaskStatus[] = [];
+      const rows: TaskRow[] = [];
+      const deps: number[][] = [];
+      const created: boolean[] = [];
+      batch.tasks.forEach((t) => {
+        if (t.idempotencyKey !== null) {
+          const existing = this.s.taskByKey.get(t.idempotencyKey);
+          if (existing) {
+            ids.push(existing.id);
+            statuses.push(existing.status);
+            rows.push(existing);
+            deps.push(existing.has_deps === 1 ? this.s.depIds.all(existing.id) : []);
+            created.push(false);
+            return;
+          }
+        }
+        if (workflowId !== null && t.ref !== null && this.s.refTaken.get(workflowId, t.ref) !== undefined) {
+          throw new ConflictError(`workflow ${workflowId} already has a task with ref "${t.ref}"`, {
+            workflowId,
+            ref: t.ref,
+          });
+        }
+        const depIds = new Set<number>();
+        let blocked = false;
+        for (const i of t.dependsOnIndices) {
+          depIds.add(ids[i]!);
+          if (statuses[i] !== 'completed') blocked = true;
+        }
+        for (const id of t.dependsOnIds) {
+          const dep = this.s.taskStatus.get(id);
+          if (!dep) throw new NotFoundError('task', id);
+          depIds.add(id);
+          if (dep.status !== 'completed') blocked = true;
+        }
+        const status: TaskStatus = blocked ? 'blocked' : 'pending';
+        const row = this.s.insertTask.get({
+          workflowId,
+          ref: t.ref,
+          type: t.type,
+          requires: JSON.stringify(t.requires),
+          title: t.title,
+          spec: t.spec,
+          input: toJson(t.input),
+          priority: t.priority,
+          runAfter: t.runAfter ?? now,
+          hasDeps: depIds.size > 0 ? 1 : 0,
+          status,
+          maxAttempts: t.maxAttempts,
+          review: t.review ? 1 : 0,
+          maxReviewRounds: t.maxReviewRounds,
+          idempotencyKey: t.idempotencyKey,
+          metadata: JSON.stringify(t.metadata),
+          actor,
+          now,
+        })!;
+        const sorted = [...depIds].sort((a, b) => a - b);
+        for (const d of sorted) this.s.insertDep.run(row.id, d);
+        ids.push(row.id);
+        statuses.push(status);
+        rows.push(row);
+        deps.push(sorted);
+        created.push(true);
+        this.event(
+          {
+            kind: 'task.created',
+            taskId: row.id,
+            workflowId,
+            actor,
+            toStatus: status,
+            message: row.title,
+          },
+          now,
+        );
+      });
+
+      const tasks = new Array<Task>(rows.length);
+      const createdInOrder = new Array<boolean>(rows.length);
+      rows.forEach((row, k) => {
+        const at = batch.inputIndex[k] ?? k;
+        tasks[at] = toTask(row, deps[k]!);
+        createdInOrder[at] = created[k]!;
+      });
+      let workflow: Workflow | null = null;
+      if (workflowId !== null) {
+        const wf = this.s.workflowById.get(workflowId)!;
+        workflow = this.workflow(wf, this.workflowCounts(workflowId));
+      }
+      return { workflow, tasks, created: createdInOrder };
+    });
+  }
+
+  async getTask(id: number): Promise<Task | null> {
+    return this.read(() => {
+      const row = this.s.taskById.get(id);
+      return row ? this.task(row) : null;
+    });
+  }
+
+  async listTasks(filter: TaskFilter = {}): Promise<Page<Task>> {
+    const where: string[] = [];
+    const params: Params = {};
+    if (filter.status && filter.status.length > 0) {
+      where.push('status IN (SELECT value FROM json_each(@statuses))');
+      params.statuses = JSON.stringify(filter.status);
+    }
+    if (filter.type !== undefined) {
+      where.push('type = @type');
+      params.type = filter.type;
+    }
+    if (filter.workflowId !== undefined) {
+      where.push('workflow_id = @workflowId');
+      params.workflowId = filter.workflowId;
+    }
+    if (filter.agentId !== undefined) {
+      where.push(
+        "((status = 'in_progress' AND lease_agent_id = @agentId) OR (status = 'assigned' AND assigned_to = @agentId))",
+      );
+      params.agentId = filter.agentId;
+    }
+    if (filter.search !== undefined && filter.search !== '') {
+      where.push("title LIKE @search ESCAPE '\\'");
+      params.search = likeContains(filter.search);
+    }
+    const newest = filter.newestFirst === true;
+    if (filter.after !== undefined && filter.after !== null) {
+      where.push(newest ? 'id < @after' : 'id > @after');
+      params.after = filter.after;
+    }
+    const limit = clampLimit(filter.limit, TASK_PAGE_DEFAULT, TASK_PAGE_MAX);
+    params.limit = limit + 1;
+    const sql =
+      `SELECT * FROM tasks${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}` +
+      ` ORDER BY id ${newest ? 'DESC' : 'ASC'} LIMIT @limit`;
+    return this.read(() => {
+      const rows = this.stmt<TaskRow>(sql).all(params);
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      return { items: this.tasks(page), nextCursor: more ? page[page.length - 1]!.id : null };
+    });
+  }
+
+  async getDependencies(taskId: number): Promise<DependencyResult[]> {
+    return this.s.dependencies.all(taskId).map(toDependency);
+  }
+
+  async getDependents(taskId: number): Promise<number[]> {
+    return this.s.dependents.all(taskId);
+  }
+
+  async listAttempts(taskId: number): Promise<Attempt[]> {
+    return this.s.attemptsOf.all(taskId).map(toAttempt);
+  }
+
+  async countTasks(filter: { workflowId?: number } = {}): Promise<Record<TaskStatus, number>> {
+    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+    const rows =
+      filter.workflowId !== undefined ? this.s.countWorkflow.all(filter.workflowId) : this.s.countAll.all();
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  // ── the lifecycle ─────────────────────────────────────────────────────────────────────────────
+
+  async claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const token = newLeaseToken();
+      const params: Params = {
+        now,
+        token,
+        agentId: agent.id,
+        agentName: agent.name,
+        expires: now + (leaseMs ?? this.policy.leaseMs),
+        type: agent.type,
+        caps: JSON.stringify(agent.capabilities),
+      };
+      let from: TaskStatus = 'assigned';
+      let row = this.s.claimAssigned.get(params);
+      if (!row) {
+        from = 'pending';
+        row = this.s.claimPending.get(params);
+        if (!row) return null;
+      }
+      const seq = this.s.insertAttempt.get(row.id, row.id, agent.id, agent.name, now)!;
+      this.event(
+        {
+          kind: 'task.claimed',
+          taskId: row.id,
+          workflowId: row.workflow_id,
+          agentId: agent.id,
+          actor: agent.name,
+          fromStatus: from,
+          toStatus: 'in_progress',
+        },
+        now,
+      );
+      const dependencies = row.has_deps === 1 ? this.s.dependencies.all(row.id).map(toDependency) : [];
+      const handoff = seq > 1 ? this.s.attemptsBefore.all(row.id, seq).map(toAttempt) : [];
+      return {
+        task: toTask(
+          row,
+          dependencies.map((d) => d.taskId),
+        ),
+        leaseToken: token,
+        leaseExpiresAt: row.lease_expires_at!,
+        dependencies,
+        handoff,
+      };
+    });
+  }
+
+  async assign(taskId: number, agentId: number, actor: string): Promise<Task> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const current = this.mustTask(taskId);
+      this.mustAgent(agentId);
+      if (current.status !== 'pending' && current.status !== 'assigned') {
+        throw new ConflictError(
+          `task ${taskId} is ${current.status}; only a pending or assigned task can be assigned`,
+          {
+            taskId,
+            status: current.status,
+          },
+        );
+      }
+      assertTransition(current.status, 'assigned');
+      const row = this.s.assign.get({ id: taskId, agentId, now })!;
+      this.event(
+        {
+          kind: 'task.assigned',
+          taskId,
+          workflowId: row.workflow_id,
+          agentId,
+          actor,
+          fromStatus: current.status,
+          toStatus: 'assigned',
+        },
+        now,
+      );
+      return this.task(row);
+    });
+  }
+
+  async heartbeatTask(taskId: number, leaseToken: string, leaseMs?: Millis): Promise<Task> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const row = this.s.heartbeatTask.get({
+        id: taskId,
+        token: leaseToken,
+        now,
+        expires: now + (leaseMs ?? this.policy.leaseMs),
+      });
+      if (!row) this.leaseLost(taskId);
+      return this.task(row);
+    }, false);
+  }
+
+  async progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {
+    if (input.percent !== undefined && input.percent !== null) {
+      if (
+        typeof input.percent !== 'number' ||
+        !Number.isFinite(input.percent) ||
+        input.percent < 0 ||
+        input.percent > 100
+      ) {
+        throw new InvalidInputError(`percent must be a number from 0 to 100 (got ${String(input.percent)})`);
+      }
+    }
+    return this.write(() => {
+      const now = this.clock.now();
+      const values = {
+        note: input.note ?? null,
+        percent: input.percent ?? null,
+        checkpoint: input.checkpoint === undefined ? null : JSON.stringify(input.checkpoint),
+      };
+      const row = this.s.progress.get({
+        id: taskId,
+        token: leaseToken,
+        now,
+        expires: now + this.policy.leaseMs,
+        ...values,
+      });
+      if (!row) this.leaseLost(taskId);
+      this.s.progressAttempt.run({ id: taskId, ...values });
+      this.event(
+        {
+          kind: 'task.progress',
+          taskId,
+          workflowId: row.workflow_id,
+          agentId: row.lease_agent_id,
+          actor: row.lease_agent_name ?? 'agent',
+          fromStatus: 'in_progress',
+          toStatus: 'in_progress',
+          message: input.note ?? null,
+          data: input.percent !== undefined && input.percent !== null ? { percent: input.percent } : null,
+        },
+        now,
+      );
+      return this.task(row);
+    });
+  }
+
+  async complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const row = this.s.complete.get({
+        id: taskId,
+        token: leaseToken,
+        now,
+        result: input.result,
+        data: toJson(input.data),
+      });
+      if (!row) this.leaseLost(taskId);
+      assertTransition('in_progress', row.status);
+      const review = row.status === 'awaiting_review';
+      const by = this.closeAttempt(taskId, review ? 'submitted_for_review' : 'completed', now, {
+        result: input.result,
+      });
+      this.event(
+        {
+          kind: review ? 'task.submitted' : 'task.completed',
+          taskId,
+          workflowId: row.workflow_id,
+          agentId: row.completed_by,
+          actor: by?.agent_name ?? 'agent',
+          fromStatus: 'in_progress',
+          toStatus: row.status,
+        },
+        now,
+      );
+      if (!review) this.unblockDependents(taskId, now, by?.agent_name ?? 'agent');
+      return this.task(row);
+    });
+  }
+
+  async fail(
+    taskId: number,
+    leaseToken: string,
+    input: { error: string; retryable?: boolean },
+  ): Promise<Task> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const row = this.s.fail.get({
+        id: taskId,
+        token: leaseToken,
+        now,
+        error: input.error,
+        retryable: input.retryable === false ? 0 : 1,
+      });
+      if (!row) this.leaseLost(taskId);
+      assertTransition('in_progress', row.status);
+      const by = this.closeAttempt(taskId, 'failed', now, { error: input.error });
+      this.event(
+        {
+          kind: 'task.failed',
+          taskId,
+          workflowId: row.workflow_id,
+          agentId: by?.agent_id ?? null,
+          actor: by?.agent_name ?? 'agent',
+          fromStatus: 'in_progress',
+          toStatus: row.status,
+          message: input.error,
+          data: row.status === 'pending' ? { runAfter: row.run_after } : null,
+        },
+        now,
+      );
+      return this.task(row);
+    });
+  }
+
+  async release(taskId: number, leaseToken: string, input: { reason?: string } = {}): Promise<Task> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const row = this.s.release.get({ id: taskId, token: leaseToken, now });
+      if (!row) this.leaseLost(taskId);
+      assertTransition('in_progress', 'pending');
+      const by = this.closeAttempt(taskId, 'released', now);
+      this.event(
+        {
+          kind: 'task.released',
+          taskId,
+          workflowId: row.workflow_id,
+          agentId: by?.agent_id ?? null,
+          actor: by?.agent_name ?? 'agent',
+          fromStatus: 'in_progress',
+          toStatus: 'pending',
+          message: input.reason ?? null,
+        },
+        now,
+      );
+      return this.task(row);
+    });
+  }
+
+  async review(
+    taskId: number,
+    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
+  ): Promise<Task> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const current = this.mustTask(taskId);
+      if (current.status !== 'awaiting_review') {
+        throw new ConflictError(`task ${taskId} is ${current.status}, not awaiting review`, {
+          taskId,
+          status: current.status,
+        });
+      }
+      const last = this.s.lastAttempt.get(taskId);
+      const author =
+        current.completed_by !== null ? (this.s.agentById.get(current.completed_by)?.name ?? null) : null;
+      const authorNames = new Set(
+        [author, last?.agent_name].filter((n): n is string => typeof n === 'string'),
+      );
+      if (
+        (input.reviewerAgentId !== undefined &&
+          input.reviewerAgentId !== null &&
+          input.reviewerAgentId === current.completed_by) ||
+        authorNames.has(input.reviewer)
+      ) {
+        throw new ForbiddenError(
+          `${input.reviewer} wrote the result of task ${taskId} and cannot review it`,
+          {
+            taskId,
+            reviewer: input.reviewer,
+          },
+        );
+      }
+      const feedback = input.feedback ?? null;
+      if (input.approve) {
+        assertTransition('awaiting_review', 'completed');
+        const row = this.s.setStatus.get({ id: taskId, status: 'completed', now })!;
+        this.event(
+          {
+            kind: 'task.approved',
+            taskId,
+            workflowId: row.workflow_id,
+            agentId: input.reviewerAgentId ?? null,
+            actor: input.reviewer,
+            fromStatus: 'awaiting_review',
+            toStatus: 'completed',
+            message: feedback,
+          },
+          now,
+        );
+        this.unblockDependents(taskId, now, input.reviewer);
+        return this.task(row);
+      }
+      const exhausted = current.review_rounds + 1 >= current.max_review_rounds;
+      const to: TaskStatus = exhausted ? 'failed' : 'pending';
+      assertTransition('awaiting_review', to);
+      if (last) this.s.feedback.run(feedback, taskId, last.seq);
+      const row = this.s.requestChanges.get({
+        id: taskId,
+        status: to,
+        now,
+        error: exhausted ? 'review rounds exhausted: needs a person' : current.error,
+      })!;
+      this.event(
+        {
+          kind: 'task.changes_requested',
+          taskId,
+          workflowId: row.workflow_id,
+          agentId: input.reviewerAgentId ?? null,
+          actor: input.reviewer,
+          fromStatus: 'awaiting_review',
+          toStatus: to,
+          message: feedback,
+          data: { reviewRounds: row.review_rounds },
+        },
+        now,
+      );
+      return this.task(row);
+    });
+  }
+
+  async cancel(
+    target: { taskId: number } | { workflowId: number },
+    actor: string,
+    reason?: string,
+  ): Promise<Task[]> {
+    return this.write(() => {
+      const now = this.clock.now();
+      let rows: TaskRow[];
+      let workflowId: number | null = null;
+      if ('taskId' in target) {
+        const current = this.mustTask(target.taskId);
+        if (isFinal(current.status)) {
+          throw new ConflictError(`task ${target.taskId} is already ${current.status}`, {
+            taskId: target.taskId,
+            status: current.status,
+          });
+        }
+        rows = this.s.subtree.all(target.taskId);
+      } else {
+        workflowId = target.workflowId;
+        if (!this.s.workflowById.get(workflowId)) throw new NotFoundError('workflow', workflowId);
+        rows = this.s.openInWorkflow.all(workflowId);
+      }
+      const changed: TaskRow[] = [];
+      for (const before of rows) {
+        assertTransition(before.status, 'cancelled');
+        if (before.status === 'in_progress') this.closeAttempt(before.id, 'cancelled', now);
+        const row = this.s.setStatus.get({ id: before.id, status: 'cancelled', now })!;
+        changed.push(row);
+        this.event(
+          {
+            kind: 'task.cancelled',
+            taskId: row.id,
+            workflowId: row.workflow_id,
+            agentId: before.lease_agent_id ?? before.assigned_to,
+            actor,
+            fromStatus: before.status,
+            toStatus: 'cancelled',
+            message: reason ?? null,
+          },
+          now,
+        );
+      }
+      if (workflowId !== null) {
+        this.event(
+          {
+            kind: 'workflow.cancelled',
+            workflowId,
+            actor,
+            message: reason ?? null,
+            data: { cancelled: changed.map((r) => r.id) },
+          },
+          now,
+        );
+      }
+      return this.tasks(changed);
+    });
+  }
+
+  async retry(taskId: number, actor: string): Promise<Task> {
+    return this.write(() => {
+      const now = this.clock.now();
+      const current = this.mustTask(taskId);
+      if (current.status !== 'failed' && current.status !== 'cancelled') {
+        throw new ConflictError(
+          `task ${taskId} is ${current.status}; only a failed or cancelled task can be retried`,
+          {
+            taskId,
+            status: current.status,
+          },
+        );
+      }
+      const to: TaskStatus =
+        current.has_deps === 1 && this.s.openDeps.get(taskId)! > 0 ? 'blocked' : 'pending';
+      assertTransition(current.status, to);
+      const row = this.s.retry.get({ id: taskId, status: to, now })!;
+      this.event(
+        {
+          kind: 'task.retried',
+          taskId,
+          workflowId: row.workflow_id,
+          actor,
+          fromStatus: current.status,
+          toStatus: to,
+        },
+        now,
+      );
+      return this.task(row);
+    });
+  }
+
+  async reap(): Promise<ReapResult> {
+    const result = this.write(() => {
+      const now = this.clock.now();
+      const expired: TaskRow[] = [];
+      for (const before of this.s.expiredLeases.all(now)) {
+        this.closeAttempt(before.id, 'expired', now);
+        const row = this.s.expire.get({ id: before.id, now })!;
+        assertTransition('in_progress', row.status);
+        expired.push(row);
+        this.event(
+          {
+            kind: 'task.expired',
+            taskId: row.id,
+            workflowId: row.workflow_id,
+            agentId: before.lease_agent_id,
+            actor: 'reaper',
+            fromStatus: 'in_progress',
+            toStatus: row.status,
+            message: `lease of ${before.lease_agent_name ?? 'agent'} expired`,
+            data: row.status === 'pending' ? { runAfter: row.run_after } : null,
+          },
+          now,
+        );
+      }
+      const offlineRows = this.s.markOffline.all({ now, cutoff: now - this.policy.offlineAfterMs });
+      for (const a of offlineRows) {
+        this.event(
+          {
+            kind: 'agent.offline',
+            agentId: a.id,
+            actor: 'reaper',
+            message: `no heartbeat since ${new Date(a.last_heartbeat_at).toISOString()}`,
+          },
+          now,
+        );
+      }
+      const offline = offlineRows.map((a) => this.agent(a, this.s.heldIds.all(a.id), now));
+      return { expired: this.tasks(expired), offline };
+    }, false);
+    if (result.expired.length > 0 || result.offline.length > 0) this.watcher.notify();
+    return result;
+  }
+
+  // ── workflows and events ──────────────────────────────────────────────────────────────────────
+
+  async getWorkflow(id: number): Promise<Workflow | null> {
+    return this.read(() => {
+      const row = this.s.workflowById.get(id);
+      return row ? this.workflow(row, this.workflowCounts(id)) : null;
+    });
+  }
+
+  async listWorkflows(filter: { limit?: number; after?: number } = {}): Promise<Page<Workflow>> {
+    const limit = clampLimit(filter.limit, TASK_PAGE_DEFAULT, TASK_PAGE_MAX);
+    return this.read(() => {
+      const rows = this.stmt<WorkflowRow>(
+        'SELECT * FROM workflows WHERE id > @after ORDER BY id LIMIT @limit',
+      ).all({
+        after: filter.after ?? 0,
+        limit: limit + 1,
+      });
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      const counts = new Map<number, Partial<Record<TaskStatus, number>>>();
+      if (page.length > 0) {
+        for (const c of this.s.countWorkflows.all(JSON.stringify(page.map((w) => w.id)))) {
+          const m = counts.get(c.workflow_id) ?? {};
+          m[c.status] = c.n;
+          counts.set(c.workflow_id, m);
+        }
+      }
+      return {
+        items: page.map((w) => this.workflow(w, counts.get(w.id) ?? {})),
+        nextCursor: more ? page[page.length - 1]!.id : null,
+      };
+    });
+  }
+
+  async listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
+    const where: string[] = [];
+    const params: Params = {};
+    if (filter.after !== undefined && filter.after !== null) {
+      where.push('id > @after');
+      params.after = filter.after;
+    }
+    if (filter.taskId !== undefined) {
+      where.push('task_id = @taskId');
+      params.taskId = filter.taskId;
+    }
+    if (filter.workflowId !== undefined) {
+      where.push('workflow_id = @workflowId');
+      params.workflowId = filter.workflowId;
+    }
+    if (filter.agentId !== undefined) {
+      where.push('agent_id = @agentId');
+      params.agentId = filter.agentId;
+    }
+    if (filter.kinds && filter.kinds.length > 0) {
+      where.push('kind IN (SELECT value FROM json_each(@kinds))');
+      params.kinds = JSON.stringify(filter.kinds);
+    }
+    params.limit = clampLimit(filter.limit, EVENT_PAGE_DEFAULT, EVENT_PAGE_MAX);
+    const sql = `SELECT * FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT @limit`;
+    return this.stmt<EventRow>(sql).all(params).map(toEvent);
+  }
+}
