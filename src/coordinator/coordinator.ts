@@ -1,0 +1,359 @@
+import { normalizeBatch, type NewTask, type NewWorkflow } from '../core/batch.js';
+import type { CnsConfig } from '../core/config.js';
+import { InvalidInputError, NotFoundError } from '../core/errors.js';
+import { type TaskStatus, TASK_STATUSES } from '../core/status.js';
+import type {
+  Agent,
+  Attempt,
+  ClaimedTask,
+  CnsEvent,
+  DependencyResult,
+  Json,
+  Millis,
+  Task,
+  Workflow,
+} from '../core/types.js';
+import type {
+  AgentRef,
+  AgentRegistration,
+  CreateTasksResult,
+  EventFilter,
+  Page,
+  ProgressInput,
+  Store,
+  TaskFilter,
+} from '../store/store.js';
+import { ChangeSignal } from './change-signal.js';
+import { explainEmptyClaim, explainTask, type Explanation } from './explain.js';
+import { LeaseReaper } from './lease-reaper.js';
+
+export interface ClaimOptions {
+  /** How long to wait for a claimable task, in ms. 0 (default) returns at once. Capped by config.waitMaxMs. */
+  waitMs?: number;
+  /** Ends the wait early (the call then returns without claiming). */
+  signal?: AbortSignal;
+  /** Called about once a second while waiting, with the time waited so far (MCP progress notifications). */
+  onWaiting?: (waitedMs: number) => void;
+  /** Lease length for this claim. Default config.policy.leaseMs. */
+  leaseMs?: number;
+}
+
+export type ClaimOutcome = { claimed: ClaimedTask; reason?: undefined } | { claimed: null; reason: string };
+
+export interface TaskDetail {
+  task: Task;
+  dependencies: DependencyResult[];
+  dependents: number[];
+  attempts: Attempt[];
+  events: CnsEvent[];
+  explanation: Explanation;
+}
+
+export interface FleetStatus {
+  at: Millis;
+  backend: Store['backend'];
+  agents: Agent[];
+  counts: Record<TaskStatus, number>;
+  /** Non-final tasks that are not moving, with the reason (held by an offline agent, no live agent, …). */
+  stuck: Explanation[];
+}
+
+/**
+ * The service layer: everything the fronts (CLI, MCP, HTTP) do goes through here. Backend-agnostic:
+ * it adds waits and wake-ups, the lease reaper, validation and explanations on top of a Store.
+ */
+export class Coordinator {
+  readonly changes: ChangeSignal;
+  readonly reaper: LeaseReaper;
+  private closed = false;
+
+  constructor(
+    readonly store: Store,
+    readonly config: Readonly<CnsConfig>,
+    options: { reaper?: boolean; onError?: (err: unknown) => void } = {},
+  ) {
+    this.changes = new ChangeSignal(store);
+    this.reaper = new LeaseReaper(store, config.reaperIntervalMs, options.onError);
+    if (options.reaper ?? true) this.reaper.start();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.reaper.stop();
+    this.changes.close();
+    await this.store.close();
+  }
+
+  // ── agents ──────────────────────────────────────────────────────────────────────────────────
+
+  registerAgent(input: AgentRegistration): Promise<Agent> {
+    requireName('agent name', input.name);
+    requireName('agent type', input.type);
+    for (const c of input.capabilities ?? []) requireName('capability', c);
+    return this.store.registerAgent({
+      ...input,
+      capabilities: [...new Set(input.capabilities ?? [])].sort(),
+    });
+  }
+
+  heartbeat(agentId: number): Promise<{ agent: Agent; renewed: number[] }> {
+    return this.store.heartbeatAgent(agentId, this.config.policy.leaseMs);
+  }
+
+  deregisterAgent(agentId: number, actor = 'agent'): Promise<{ released: number[] }> {
+    return this.store.deregisterAgent(agentId, actor);
+  }
+
+  async getAgent(ref: number | string): Promise<Agent> {
+    const agent = await this.store.getAgent(ref);
+    if (!agent) throw new NotFoundError('agent', ref);
+    return agent;
+  }
+
+  listAgents(): Promise<Agent[]> {
+    return this.store.listAgents();
+  }
+
+  // ── creating tasks ──────────────────────────────────────────────────────────────────────────
+
+  /** Create one task (optionally inside an existing workflow). */
+  async createTask(
+    task: NewTask & { workflowId?: number },
+    actor: string,
+  ): Promise<{ task: Task; created: boolean }> {
+    const { workflowId, ...rest } = task;
+    const res = await this.createTasks({ tasks: [rest], workflowId, actor });
+    return { task: res.tasks[0]!, created: res.created[0]! };
+  }
+
+  /** Create a workflow and its tasks (dependencies by local refs) in one transaction. */
+  createWorkflow(workflow: NewWorkflow & { tasks: NewTask[] }, actor: string): Promise<CreateTasksResult> {
+    const { tasks, ...wf } = workflow;
+    return this.createTasks({ workflow: wf, tasks, actor });
+  }
+
+  createTasks(input: {
+    workflow?: NewWorkflow;
+    workflowId?: number;
+    tasks: NewTask[];
+    actor: string;
+  }): Promise<CreateTasksResult> {
+    const batch = normalizeBatch(input, this.config.policy);
+    return this.store.createTasks(batch);
+  }
+
+  // ── reading ─────────────────────────────────────────────────────────────────────────────────
+
+  async getTask(id: number): Promise<Task> {
+    const task = await this.store.getTask(id);
+    if (!task) throw new NotFoundError('task', id);
+    return task;
+  }
+
+  async getTaskDetail(id: number, options: { eventLimit?: number } = {}): Promise<TaskDetail> {
+    const task = await this.getTask(id);
+    const [dependencies, dependents, attempts, events, explanation] = await Promise.all([
+      this.store.getDependencies(id),
+      this.store.getDependents(id),
+      this.store.listAttempts(id),
+      this.store.listEvents({ taskId: id, limit: options.eventLimit ?? 200 }),
+      this.explainTask(task),
+    ]);
+    return { task, dependencies, dependents, attempts, events, explanation };
+  }
+
+  listTasks(filter: TaskFilter = {}): Promise<Page<Task>> {
+    if (filter.status)
+      for (const s of filter.status)
+        if (!TASK_STATUSES.includes(s))
+          throw new InvalidInputError(`unknown status "${s}" (one of ${TASK_STATUSES.join(', ')})`);
+    return this.store.listTasks(filter);
+  }
+
+  async getWorkflow(id: number): Promise<Workflow> {
+    const wf = await this.store.getWorkflow(id);
+    if (!wf) throw new NotFoundError('workflow', id);
+    return wf;
+  }
+
+  listWorkflows(filter: { limit?: number; after?: number } = {}): Promise<Page<Workflow>> {
+    return this.store.listWorkflows(filter);
+  }
+
+  listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
+    return this.store.listEvents(filter);
+  }
+
+  async explain(id: number): Promise<Explanation> {
+    return this.explainTask(await this.getTask(id));
+  }
+
+  private async explainTask(task: Task): Promise<Explanation> {
+    return explainTask(this.store, task, await this.store.now());
+  }
+
+  /** The fleet, task counts, and the non-final tasks that are not moving (with why). */
+  async status(options: { stuckLimit?: number } = {}): Promise<FleetStatus> {
+    const [agents, counts, now] = await Promise.all([
+      this.store.listAgents(),
+      this.store.countTasks(),
+      this.store.now(),
+    ]);
+    const stuck: Explanation[] = [];
+    const limit = options.stuckLimit ?? 20;
+    const candidates = await this.store.listTasks({
+      status: ['pending', 'assigned', 'in_progress'],
+      limit: 200,
+    });
+    for (const t of candidates.items) {
+      if (stuck.length >= limit) break;
+      const ex = await explainTask(this.store, t, now);
+      const notMoving = ex.reasons.some(
+        (r) =>
+          r.code === 'no_live_agent' ||
+          (r.code === 'held' && (r.expired || r.agentStatus === 'offline')) ||
+          (r.code === 'assigned' && r.agentStatus !== 'idle' && r.agentStatus !== 'working'),
+      );
+      if (notMoving) stuck.push(ex);
+    }
+    return { at: now, backend: this.store.backend, agents, counts, stuck };
+  }
+
+  // ── the agent's side ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Claim the next task for `agent`, waiting up to `waitMs` for one to become claimable. The claim
+   * happens only when a task is there, so an aborted wait strands nothing. Returns the reason when
+   * nothing matched.
+   */
+  async claimNext(agent: AgentRef, options: ClaimOptions = {}): Promise<ClaimOutcome> {
+    const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
+    const started = Date.now();
+    const deadline = started + waitMs;
+    const leaseMs = options.leaseMs ?? this.config.policy.leaseMs;
+    let lastProgress = started;
+    if (waitMs > 0) await this.reaper.sweep();
+    for (;;) {
+      const version = this.changes.current;
+      const claimed = await this.store.claim(agent, leaseMs);
+      if (claimed) return { claimed };
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || options.signal?.aborted) break;
+      const now = Date.now();
+      if (options.onWaiting && now - lastProgress >= 1_000) {
+        lastProgress = now;
+        options.onWaiting(now - started);
+      }
+      const changed = await this.changes.waitSince(
+        version,
+        Math.min(remaining, this.config.pollBackstopMs, options.onWaiting ? 1_000 : Infinity),
+        options.signal,
+      );
+      if (!changed) await this.reaper.sweep();
+    }
+    return { claimed: null, reason: await explainEmptyClaim(this.store, agent, await this.store.now()) };
+  }
+
+  assign(taskId: number, agentRef: number | string, actor: string): Promise<Task> {
+    return this.getAgent(agentRef).then((a) => this.store.assign(taskId, a.id, actor));
+  }
+
+  heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
+    return this.store.heartbeatTask(taskId, leaseToken, this.config.policy.leaseMs);
+  }
+
+  progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {
+    if (
+      input.percent !== undefined &&
+      (!Number.isFinite(input.percent) || input.percent < 0 || input.percent > 100)
+    ) {
+      throw new InvalidInputError('percent must be a number from 0 to 100');
+    }
+    return this.store.progress(taskId, leaseToken, input);
+  }
+
+  complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
+    if (typeof input.result !== 'string') throw new InvalidInputError('result must be text');
+    return this.store.complete(taskId, leaseToken, input);
+  }
+
+  fail(taskId: number, leaseToken: string, input: { error: string; retryable?: boolean }): Promise<Task> {
+    if (typeof input.error !== 'string' || input.error.trim() === '')
+      throw new InvalidInputError('say what went wrong: error must be non-empty text');
+    return this.store.fail(taskId, leaseToken, input);
+  }
+
+  release(taskId: number, leaseToken: string, reason?: string): Promise<Task> {
+    return this.store.release(taskId, leaseToken, { reason });
+  }
+
+  // ── the supervisor's side ───────────────────────────────────────────────────────────────────
+
+  review(
+    taskId: number,
+    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
+  ): Promise<Task> {
+    if (!input.approve && (!input.feedback || input.feedback.trim() === '')) {
+      throw new InvalidInputError('requesting changes needs feedback: say what to change');
+    }
+    return this.store.review(taskId, input);
+  }
+
+  cancel(taskId: number, actor: string, reason?: string): Promise<Task[]> {
+    return this.store.cancel({ taskId }, actor, reason);
+  }
+
+  cancelWorkflow(workflowId: number, actor: string, reason?: string): Promise<Task[]> {
+    return this.store.cancel({ workflowId }, actor, reason);
+  }
+
+  retry(taskId: number, actor: string): Promise<Task> {
+    return this.store.retry(taskId, actor);
+  }
+
+  /**
+   * Re-evaluate `check` whenever something changes (or at least every poll interval) until it
+   * returns a value, the timeout passes, or the signal aborts. Returns null on timeout/abort.
+   */
+  async waitUntil<T>(
+    check: () => Promise<T | null>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<T | null> {
+    const deadline = Date.now() + Math.min(Math.max(0, timeoutMs), this.config.waitMaxMs);
+    for (;;) {
+      const version = this.changes.current;
+      const value = await check();
+      if (value !== null) return value;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || signal?.aborted) return null;
+      await this.changes.waitSince(version, Math.min(remaining, this.config.pollBackstopMs), signal);
+    }
+  }
+
+  /** Deliver events after `after` as they are appended, until the signal aborts. */
+  async followEvents(after: number, onEvent: (e: CnsEvent) => void, signal: AbortSignal): Promise<void> {
+    let cursor = after;
+    while (!signal.aborted) {
+      const version = this.changes.current;
+      const events = await this.store.listEvents({ after: cursor, limit: 500 });
+      for (const e of events) {
+        onEvent(e);
+        cursor = e.id;
+      }
+      if (events.length === 500) continue;
+      await this.changes.waitSince(version, this.config.pollBackstopMs, signal);
+    }
+  }
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$/;
+
+function requireName(what: string, value: unknown): void {
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    throw new InvalidInputError(
+      `${what} must be 1-128 letters, digits or _.:/@- (got ${JSON.stringify(value)})`,
+    );
+  }
+}

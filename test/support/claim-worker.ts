@@ -1,0 +1,60 @@
+/**
+ * A worker process for the multi-process tests: claims and completes tasks of type "mp" from the
+ * database given in argv until none are left, and now and then lets its lease expire on purpose
+ * (forcing a reap) before trying to complete with the stale token, which must be refused.
+ * Prints one JSON line: { completed: number[], staleRejected: number, staleAccepted: number[] }.
+ */
+import { openCoordinator } from '../../src/coordinator/open-coordinator.js';
+import { LeaseLostError } from '../../src/core/errors.js';
+
+const [db, name, staleEveryArg, schema] = process.argv.slice(2);
+if (!db || !name) throw new Error('usage: claim-worker DB NAME [STALE_EVERY] [SCHEMA]');
+const staleEvery = Number(staleEveryArg ?? 50);
+
+const cns = await openCoordinator({
+  db,
+  schema,
+  leaseMs: 60_000,
+  retryBaseMs: 5,
+  retryMaxMs: 20,
+  maxAttempts: 100,
+  reaper: false,
+});
+const agent = await cns.registerAgent({ name, type: 'mp', pid: process.pid });
+const completed: number[] = [];
+const staleAccepted: number[] = [];
+let staleRejected = 0;
+let claims = 0;
+let idle = 0;
+
+for (;;) {
+  const outcome = await cns.claimNext(agent, { waitMs: 100 });
+  if (!outcome.claimed) {
+    const counts = await cns.store.countTasks();
+    if (counts.pending + counts.in_progress + counts.assigned + counts.blocked === 0) break;
+    if (++idle > 600) throw new Error(`worker ${name}: no progress for a minute: ${JSON.stringify(counts)}`);
+    await cns.reaper.sweep();
+    continue;
+  }
+  idle = 0;
+  claims++;
+  const { task, leaseToken } = outcome.claimed;
+  if (staleEvery > 0 && claims % staleEvery === 0) {
+    // Lose the lease on purpose: a 1 ms lease, expired and reaped, then complete with the old token.
+    await cns.store.heartbeatTask(task.id, leaseToken, 1);
+    await new Promise((r) => setTimeout(r, 5));
+    await cns.store.reap();
+    try {
+      await cns.complete(task.id, leaseToken, { result: `stale by ${name}` });
+      staleAccepted.push(task.id);
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
+      staleRejected++;
+    }
+    continue;
+  }
+  await cns.complete(task.id, leaseToken, { result: `done by ${name}` });
+  completed.push(task.id);
+}
+await cns.close();
+process.stdout.write(JSON.stringify({ completed, staleRejected, staleAccepted }) + '\n');
