@@ -10,11 +10,15 @@ import { LeaseLostError } from '../../src/core/errors.js';
 const [db, name, staleEveryArg, schema] = process.argv.slice(2);
 if (!db || !name) throw new Error('usage: claim-worker DB NAME [STALE_EVERY] [SCHEMA]');
 const staleEvery = Number(staleEveryArg ?? 50);
+/** Fault tests shorten the lease and make each task take a while, so kills land mid-task. */
+const leaseMs = Number(process.env.CNS_WORKER_LEASE_MS ?? 60_000);
+const workMs = Number(process.env.CNS_WORKER_WORK_MS ?? 0);
 
 const cns = await openCoordinator({
   db,
   schema,
-  leaseMs: 60_000,
+  leaseMs,
+  heartbeatIntervalMs: Math.max(10, Math.floor(leaseMs / 3)),
   retryBaseMs: 5,
   retryMaxMs: 20,
   maxAttempts: 100,
@@ -52,6 +56,10 @@ for (;;) {
       staleRejected++;
     }
     continue;
+  }
+  if (workMs > 0) {
+    await cns.progress(task.id, leaseToken, { note: `working (${name})` });
+    await new Promise((r) => setTimeout(r, workMs));
   }
   await cns.complete(task.id, leaseToken, { result: `done by ${name}` });
   completed.push(task.id);

@@ -10,6 +10,14 @@ export interface WorkerReport {
 const workerPath = fileURLToPath(new URL('./claim-worker.ts', import.meta.url));
 
 /** Runs `count` claim-worker OS processes against one database and collects their reports. */
+/** Starts one claim-worker process; the caller may kill it. */
+export function spawnClaimWorker(db: string, name: string, env: Record<string, string> = {}) {
+  return spawn(process.execPath, ['--import', 'tsx', workerPath, db, name, '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+}
+
 export async function runClaimWorkers(
   db: string,
   count: number,

@@ -1,0 +1,214 @@
+/**
+ * From the command line to a coordinator: global options (and the environment) → a resolved
+ * config (`resolveConfig`: flags > env > defaults) → `openCoordinator`. Also the argument parsers
+ * the command groups share. Another front (e.g. `cns mcp`) may reuse `openFromOptions`.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { openCoordinator } from '../coordinator/open-coordinator.js';
+import { resolveConfig, type CnsConfig, type ConfigInput } from '../core/config.js';
+import { CnsError, InvalidInputError } from '../core/errors.js';
+import { parseId } from '../core/ids.js';
+import type { Json } from '../core/types.js';
+import { parseStoreLocation } from '../store/open.js';
+
+/** The global options (`cns --db …`) and any config overrides a command adds (e.g. `--lease-ms`). */
+export interface GlobalOptions extends ConfigInput {
+  /** A SQLite path or postgres:// URL. Default: env CNS_DB, else `.cns/cns.db` (core/config.ts). */
+  db?: string;
+}
+
+export interface OpenFromOptions {
+  /** Run the lease reaper in the background. Default false: one-shot commands sweep once instead. */
+  reaper?: boolean;
+  /**
+   * Create a missing SQLite database at the default location. Default false: without --db or
+   * CNS_DB, a missing `.cns/cns.db` is an error that says to run `cns init` (so that a command run
+   * in the wrong folder does not silently start an empty database there). An explicit path is
+   * always created.
+   */
+  create?: boolean;
+}
+
+const CONFIG_KEYS: (keyof ConfigInput)[] = [
+  'db',
+  'schema',
+  'leaseMs',
+  'heartbeatIntervalMs',
+  'offlineAfterMs',
+  'maxAttempts',
+  'maxReviewRounds',
+  'retryBaseMs',
+  'retryMaxMs',
+  'reaperIntervalMs',
+  'waitDefaultMs',
+  'waitMaxMs',
+  'pollBackstopMs',
+];
+
+/** The resolved configuration for these options (flags > env > defaults). */
+export function configFromOptions(globalOpts: GlobalOptions): Readonly<CnsConfig> {
+  const flags: ConfigInput = {};
+  for (const key of CONFIG_KEYS) {
+    const v = globalOpts[key];
+    if (v !== undefined) (flags as Record<string, unknown>)[key] = v;
+  }
+  return resolveConfig(flags);
+}
+
+/** Opens the coordinator the global options name. The caller must `close()` it. */
+export async function openFromOptions(
+  globalOpts: GlobalOptions,
+  options: OpenFromOptions = {},
+): Promise<Coordinator> {
+  const config = configFromOptions(globalOpts);
+  const loc = parseStoreLocation(config.db);
+  if (loc.kind === 'sqlite' && loc.path !== ':memory:' && !existsSync(loc.path)) {
+    const explicit = globalOpts.db !== undefined || (process.env.CNS_DB ?? '') !== '';
+    if (!explicit && !options.create) {
+      throw new CnsError(
+        'store_unavailable',
+        `no cns database here (${loc.path} does not exist): run "cns init" in the project folder, or pass --db PATH or set CNS_DB`,
+      );
+    }
+    mkdirSync(dirname(resolve(loc.path)), { recursive: true });
+  }
+  return openCoordinator({
+    config,
+    reaper: options.reaper ?? false,
+    onError: (err) => process.stderr.write(`cns: background error: ${String(err)}\n`),
+  });
+}
+
+/**
+ * Runs `fn` with a coordinator opened from the command's options (global ones included), and
+ * always closes it, so the process exits promptly. `sweep`: run one lease-reaper sweep first, so
+ * what is shown is current.
+ */
+export async function withCoordinator<T>(
+  cmd: Command,
+  fn: (c: Coordinator) => Promise<T>,
+  options: { sweep?: boolean; config?: ConfigInput } = {},
+): Promise<T> {
+  const coordinator = await openFromOptions({
+    ...(cmd.optsWithGlobals() as GlobalOptions),
+    ...options.config,
+  });
+  try {
+    if (options.sweep) await coordinator.reaper.sweep();
+    return await fn(coordinator);
+  } finally {
+    await coordinator.close();
+  }
+}
+
+// ── argument parsing (errors are InvalidInputError → exit 2) ──────────────────────────────────────
+
+/** `42` or `#42`. */
+export function parseTaskId(value: string): number {
+  const id = parseId(value);
+  if (id === null)
+    throw new InvalidInputError(`task id must be a number like 42 (got ${JSON.stringify(value)})`);
+  return id;
+}
+
+export function parseWorkflowId(value: string): number {
+  const id = parseId(value);
+  if (id === null)
+    throw new InvalidInputError(`workflow id must be a number like 3 (got ${JSON.stringify(value)})`);
+  return id;
+}
+
+/** A commander option parser for an integer within bounds. */
+export function intOption(name: string, min = -Infinity, max = Infinity): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      const range =
+        min === -Infinity && max === Infinity
+          ? 'an integer'
+          : max === Infinity
+            ? `an integer ≥ ${min}`
+            : `an integer from ${min} to ${max}`;
+      throw new InvalidInputError(`${name} must be ${range} (got ${JSON.stringify(value)})`);
+    }
+    return n;
+  };
+}
+
+/** A commander option parser for a finite number within bounds. */
+export function numberOption(name: string, min = -Infinity, max = Infinity): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidInputError(
+        `${name} must be a number from ${min} to ${max} (got ${JSON.stringify(value)})`,
+      );
+    }
+    return n;
+  };
+}
+
+/** Collects a repeatable option; each value may also be a comma-separated list. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [
+    ...(previous ?? []),
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  ];
+}
+
+/** Collects a repeatable task-id option. */
+export function collectTaskIds(value: string, previous: number[] | undefined): number[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => parseTaskId(s))];
+}
+
+/** Parses a JSON option value. */
+export function parseJson(name: string, value: string): Json {
+  try {
+    return JSON.parse(value) as Json;
+  } catch (err) {
+    throw new InvalidInputError(`${name} must be valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration like `30s`, `5m`, `2h`, `1d`, `500ms` (a bare number is seconds). */
+export function parseDuration(name: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m)
+    throw new InvalidInputError(
+      `${name} must be a duration like 30s, 5m, 2h or 1d (got ${JSON.stringify(value)})`,
+    );
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!);
+}
+
+/** `+30s`, `+5m`, `+2h`, `+1d` (from now) or an ISO 8601 time. Returns epoch ms. */
+export function parseTime(name: string, value: string, now = Date.now()): number {
+  const v = value.trim();
+  if (v.startsWith('+')) return now + parseDuration(name, v.slice(1));
+  if (/^\d{4}-\d{2}-\d{2}/.test(v)) {
+    const t = Date.parse(v);
+    if (Number.isFinite(t)) return t;
+  }
+  throw new InvalidInputError(
+    `${name} must be an ISO time like 2026-05-01T12:00:00Z or a delay like +30s, +5m, +2h (got ${JSON.stringify(value)})`,
+  );
+}
+
+/** Reads a file (or stdin for `-`) as UTF-8, with a clear error. */
+export function readTextFile(path: string, what: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    throw new InvalidInputError(`cannot read ${what} ${path}: ${why}`);
+  }
+}
