@@ -8,6 +8,16 @@ export {
   type TaskDetail,
 } from './coordinator/coordinator.js';
 export { AgentSession } from './coordinator/agent-session.js';
+export type { CnsApi, CnsApiConfig } from './coordinator/cns-api.js';
+export {
+  startServer,
+  createHttpHandler,
+  type HttpHandlerOptions,
+  type StartServerOptions,
+  type RunningServer,
+} from './http/http-server.js';
+export { HttpCnsApi, type WhoAmI } from './http/http-client.js';
+export { issueToken, type IssueTokenInput } from './http/tokens.js';
 export { explainTask, describeReason, type Explanation, type Reason } from './coordinator/explain.js';
 export { resolveConfig, defaultDbPath, type CnsConfig, type ConfigInput } from './core/config.js';
 export { DEFAULT_POLICY, retryDelayMs, type Policy } from './core/policy.js';
@@ -42,5 +52,6 @@ export type {
   Page,
   ProgressInput,
   CreateTasksResult,
+  NewToken,
 } from './store/store.js';
 export { openStore } from './store/open.js';

@@ -1,7 +1,8 @@
 import { LeaseLostError, NotFoundError } from '../core/errors.js';
 import type { Agent, ClaimedTask, Json, Task } from '../core/types.js';
 import type { AgentRegistration, ProgressInput } from '../store/store.js';
-import type { ClaimOptions, ClaimOutcome, Coordinator } from './coordinator.js';
+import type { CnsApi } from './cns-api.js';
+import type { ClaimOptions, ClaimOutcome } from './coordinator.js';
 
 /**
  * A live agent: registered on start, heartbeating in the background (which renews its leases)
@@ -14,20 +15,29 @@ export class AgentSession {
   private stopped = false;
 
   private constructor(
-    readonly coordinator: Coordinator,
+    readonly coordinator: CnsApi,
     public agent: Agent,
     private readonly onError: (err: unknown) => void,
   ) {}
 
   static async start(
-    coordinator: Coordinator,
+    coordinator: CnsApi,
     registration: AgentRegistration,
-    options: { onError?: (err: unknown) => void } = {},
+    options: {
+      onError?: (err: unknown) => void;
+      /**
+       * Heartbeat in the background (default true). False where liveness comes from the agent's
+       * calls instead (MCP over HTTP): the caller then runs `beat()` on each call.
+       */
+      background?: boolean;
+    } = {},
   ): Promise<AgentSession> {
     const agent = await coordinator.registerAgent(registration);
     const session = new AgentSession(coordinator, agent, options.onError ?? (() => {}));
-    session.timer = setInterval(() => void session.beat(), coordinator.config.heartbeatIntervalMs);
-    session.timer.unref();
+    if (options.background ?? true) {
+      session.timer = setInterval(() => void session.beat(), coordinator.config.heartbeatIntervalMs);
+      session.timer.unref();
+    }
     return session;
   }
 

@@ -24,6 +24,7 @@ import type {
   TaskFilter,
 } from '../store/store.js';
 import { ChangeSignal } from './change-signal.js';
+import type { CnsApi } from './cns-api.js';
 import { explainEmptyClaim, explainTask, type Explanation } from './explain.js';
 import { LeaseReaper } from './lease-reaper.js';
 
@@ -62,7 +63,7 @@ export interface FleetStatus {
  * The service layer: everything the fronts (CLI, MCP, HTTP) do goes through here. Backend-agnostic:
  * it adds waits and wake-ups, the lease reaper, validation and explanations on top of a Store.
  */
-export class Coordinator {
+export class Coordinator implements CnsApi {
   readonly changes: ChangeSignal;
   readonly reaper: LeaseReaper;
   private closed = false;

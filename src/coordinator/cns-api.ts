@@ -1,0 +1,77 @@
+/**
+ * The operations the fronts that act for an agent or a supervisor need — exactly what the MCP tools
+ * and `AgentSession` use. Two implementations: the `Coordinator` (in-process, over a Store) and
+ * `HttpCnsApi` (src/http/http-client.ts: over a remote `cns serve`). So `cns mcp` runs the same
+ * code whether it opens a database or talks to a server.
+ *
+ * Over HTTP, who acts is the token's identity: `actor` arguments and the agent passed to
+ * `claimNext` are decided by the server, not by the caller.
+ */
+import type { NewTask, NewWorkflow } from '../core/batch.js';
+import type { CnsConfig } from '../core/config.js';
+import type { Agent, CnsEvent, Json, Task, Workflow } from '../core/types.js';
+import type {
+  AgentRef,
+  AgentRegistration,
+  CreateTasksResult,
+  EventFilter,
+  Page,
+  ProgressInput,
+  TaskFilter,
+} from '../store/store.js';
+import type { ClaimOptions, ClaimOutcome, FleetStatus, TaskDetail } from './coordinator.js';
+import type { Explanation } from './explain.js';
+
+/** The settings a front reads. `db` names where the data lives (a path, a URL, or a server URL). */
+export type CnsApiConfig = Pick<CnsConfig, 'db' | 'heartbeatIntervalMs' | 'waitDefaultMs' | 'waitMaxMs'>;
+
+export interface CnsApi {
+  readonly config: Readonly<CnsApiConfig>;
+  close(): Promise<void>;
+
+  // agents
+  registerAgent(input: AgentRegistration): Promise<Agent>;
+  heartbeat(agentId: number): Promise<{ agent: Agent; renewed: number[] }>;
+  deregisterAgent(agentId: number, actor?: string): Promise<{ released: number[] }>;
+  getAgent(ref: number | string): Promise<Agent>;
+  listAgents(): Promise<Agent[]>;
+
+  // creating and reading
+  createTask(
+    task: NewTask & { workflowId?: number },
+    actor: string,
+  ): Promise<{ task: Task; created: boolean }>;
+  createWorkflow(workflow: NewWorkflow & { tasks: NewTask[] }, actor: string): Promise<CreateTasksResult>;
+  getTask(id: number): Promise<Task>;
+  getTaskDetail(id: number, options?: { eventLimit?: number }): Promise<TaskDetail>;
+  listTasks(filter?: TaskFilter): Promise<Page<Task>>;
+  getWorkflow(id: number): Promise<Workflow>;
+  listWorkflows(filter?: { limit?: number; after?: number }): Promise<Page<Workflow>>;
+  listEvents(filter?: EventFilter): Promise<CnsEvent[]>;
+  explain(id: number): Promise<Explanation>;
+  status(options?: { stuckLimit?: number }): Promise<FleetStatus>;
+
+  // the agent's side (fenced by the lease token)
+  claimNext(agent: AgentRef, options?: ClaimOptions): Promise<ClaimOutcome>;
+  heartbeatTask(taskId: number, leaseToken: string): Promise<Task>;
+  progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task>;
+  complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task>;
+  fail(taskId: number, leaseToken: string, input: { error: string; retryable?: boolean }): Promise<Task>;
+  release(taskId: number, leaseToken: string, reason?: string): Promise<Task>;
+
+  // the supervisor's side
+  assign(taskId: number, agentRef: number | string, actor: string): Promise<Task>;
+  review(
+    taskId: number,
+    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
+  ): Promise<Task>;
+  cancel(taskId: number, actor: string, reason?: string): Promise<Task[]>;
+  cancelWorkflow(workflowId: number, actor: string, reason?: string): Promise<Task[]>;
+  retry(taskId: number, actor: string): Promise<Task>;
+
+  /**
+   * Re-evaluate `check` whenever something changes (at least every poll interval) until it returns
+   * a value, the timeout passes (capped by config.waitMaxMs), or the signal aborts. Null then.
+   */
+  waitUntil<T>(check: () => Promise<T | null>, timeoutMs: number, signal?: AbortSignal): Promise<T | null>;
+}
