@@ -184,3 +184,27 @@ export interface CnsEvent {
   message: string | null;
   data: Json | null;
 }
+
+/** Who a token lets its bearer act as on `cns serve` (DESIGN.md §7). */
+export type TokenRole = 'agent' | 'supervisor' | 'admin';
+
+/**
+ * An API token of `cns serve`. Only the SHA-256 of its secret is stored; the secret is shown once,
+ * when it is created.
+ */
+export interface TokenRecord {
+  id: number;
+  /** A label for people (and the actor recorded for a supervisor's or admin's actions). */
+  name: string;
+  role: TokenRole;
+  /** Agent tokens: the agent identity the bearer acts as (default: the token's name). Null otherwise. */
+  agentName: string | null;
+  /** Agent tokens: the agent's type. Null otherwise. */
+  agentType: string | null;
+  /** Agent tokens: the capabilities the agent may register with (empty: any). */
+  capabilities: string[];
+  createdAt: Millis;
+  /** Updated at most about once a minute while the token is in use. */
+  lastUsedAt: Millis | null;
+  revokedAt: Millis | null;
+}

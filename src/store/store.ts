@@ -25,6 +25,8 @@ import type {
   Json,
   Millis,
   Task,
+  TokenRecord,
+  TokenRole,
   Workflow,
 } from '../core/types.js';
 
@@ -106,6 +108,17 @@ export interface ReapResult {
   expired: Task[];
   /** Agents newly marked offline (silent past the threshold). */
   offline: Agent[];
+}
+
+/** A token to store: its secret is never given to the store, only the secret's SHA-256 (hex). */
+export interface NewToken {
+  name: string;
+  role: TokenRole;
+  agentName?: string | null;
+  agentType?: string | null;
+  capabilities?: string[];
+  /** SHA-256 of the secret, lower-case hex. Unique. */
+  secretHash: string;
 }
 
 export interface StoreCapabilities {
@@ -215,6 +228,24 @@ export interface Store {
   getWorkflow(id: number): Promise<Workflow | null>;
   listWorkflows(filter?: { limit?: number; after?: number }): Promise<Page<Workflow>>;
   listEvents(filter?: EventFilter): Promise<CnsEvent[]>;
+
+  /**
+   * The newest events matching the filter (its `after` is ignored), at most `limit` (default 100,
+   * at most 1000), oldest first. With limit 1 and no filter: the last event (a cursor for "from now").
+   */
+  listLatestEvents(filter?: Omit<EventFilter, 'after'>): Promise<CnsEvent[]>;
+
+  // ── API tokens (cns serve) ──────────────────────────────────────────────────────────────────
+  /** Store a new token (createdAt = now). InvalidInputError for a bad role or a hash already stored. */
+  createToken(input: NewToken): Promise<TokenRecord>;
+  /** Every token, revoked ones included, oldest first. */
+  listTokens(): Promise<TokenRecord[]>;
+  /** Mark a token revoked (revokedAt = now; revoking again keeps the first time). NotFoundError when unknown. */
+  revokeToken(id: number): Promise<TokenRecord>;
+  /** The token whose secret hashes to `secretHash` (revoked ones included: the caller checks), or null. */
+  findTokenByHash(secretHash: string): Promise<TokenRecord | null>;
+  /** Record that the token was used now (lastUsedAt). Unknown ids are ignored. */
+  touchToken(id: number): Promise<void>;
 
   /**
    * Call `listener` (coalesced, asynchronously) after changes to tasks — by this process at once,

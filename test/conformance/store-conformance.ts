@@ -16,6 +16,7 @@ import { leaseTests } from './leases.js';
 import { modelTests } from './model.js';
 import { queryTests } from './queries.js';
 import { flowTests } from './review-and-flow.js';
+import { tokenTests } from './tokens.js';
 
 export type { BackendHarness } from './fixtures.js';
 
@@ -29,5 +30,6 @@ export function defineStoreConformance(h: BackendHarness): void {
     queryTests(h);
     modelTests(h);
     coordinatorTests(h);
+    tokenTests(h);
   });
 }

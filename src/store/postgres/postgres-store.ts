@@ -30,6 +30,8 @@ import type {
   Json,
   Millis,
   Task,
+  TokenRecord,
+  TokenRole,
   Workflow,
 } from '../../core/types.js';
 import type {
@@ -37,6 +39,7 @@ import type {
   AgentRegistration,
   CreateTasksResult,
   EventFilter,
+  NewToken,
   Page,
   ProgressInput,
   ReapResult,
@@ -55,6 +58,7 @@ import {
 } from './migrate.js';
 import { toAgent, toAttempt, toDependency, toEvent, toTask, toWorkflow, type Row } from './rows.js';
 import * as SQL from './sql.js';
+import { validateNewToken } from '../token-input.js';
 
 export { migratePostgres } from './migrate.js';
 
@@ -963,6 +967,82 @@ class PostgresStore implements Store {
   watch(listener: () => void): () => void {
     return this.changes.add(listener);
   }
+
+  // ── latest events and API tokens (appended: cns serve) ────────────────────────────────────────
+
+  async listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
+    const limit = clampLimit(filter.limit, 100, 1000);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const p = (v: unknown) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    if (filter.taskId !== undefined) where.push(`task_id = ${p(filter.taskId)}`);
+    if (filter.workflowId !== undefined) where.push(`workflow_id = ${p(filter.workflowId)}`);
+    if (filter.agentId !== undefined) where.push(`agent_id = ${p(filter.agentId)}`);
+    if (filter.kinds && filter.kinds.length > 0) where.push(`kind = ANY (${p(filter.kinds)}::text[])`);
+    const rows = await this.q(
+      `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`,
+      values,
+    );
+    return rows.map(toEvent).reverse();
+  }
+
+  async createToken(input: NewToken): Promise<TokenRecord> {
+    const t = validateNewToken(input);
+    try {
+      const rows = await this.q(
+        `INSERT INTO tokens (name, role, agent_name, agent_type, capabilities, secret_hash, created_at)
+         VALUES ($2, $3, $4, $5, $6, $7, COALESCE($1, now_ms())) RETURNING *`,
+        [this.clockNow(), t.name, t.role, t.agentName, t.agentType, t.capabilities, t.secretHash],
+      );
+      return toTokenRecord(rows[0]!);
+    } catch (err) {
+      if (pgCode(err) === '23505') throw new InvalidInputError('a token with this secret already exists');
+      throw err;
+    }
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (await this.q('SELECT * FROM tokens ORDER BY id', [])).map(toTokenRecord);
+  }
+
+  async revokeToken(id: number): Promise<TokenRecord> {
+    const rows = await this.q(
+      'UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1, now_ms()) WHERE id = $2 RETURNING *',
+      [this.clockNow(), id],
+    );
+    if (!rows[0]) throw new NotFoundError('token', id);
+    return toTokenRecord(rows[0]);
+  }
+
+  async findTokenByHash(secretHash: string): Promise<TokenRecord | null> {
+    const rows = await this.q('SELECT * FROM tokens WHERE secret_hash = $1', [secretHash]);
+    return rows[0] ? toTokenRecord(rows[0]) : null;
+  }
+
+  async touchToken(id: number): Promise<void> {
+    await this.q('UPDATE tokens SET last_used_at = COALESCE($1, now_ms()) WHERE id = $2', [
+      this.clockNow(),
+      id,
+    ]);
+  }
+}
+
+function toTokenRecord(r: Row): TokenRecord {
+  const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: Number(r.id),
+    name: String(r.name),
+    role: r.role as TokenRole,
+    agentName: r.agent_name === null ? null : String(r.agent_name),
+    agentType: r.agent_type === null ? null : String(r.agent_type),
+    capabilities: (r.capabilities as string[] | null) ?? [],
+    createdAt: Number(r.created_at),
+    lastUsedAt: n(r.last_used_at),
+    revokedAt: n(r.revoked_at),
+  };
 }
 
 /**

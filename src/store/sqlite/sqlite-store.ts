@@ -31,6 +31,8 @@ import type {
   Json,
   Millis,
   Task,
+  TokenRecord,
+  TokenRole,
   Workflow,
 } from '../../core/types.js';
 import type { NormalizedBatch } from '../../core/batch.js';
@@ -39,6 +41,7 @@ import type {
   AgentRegistration,
   CreateTasksResult,
   EventFilter,
+  NewToken,
   Page,
   ProgressInput,
   ReapResult,
@@ -48,6 +51,7 @@ import type {
   TaskFilter,
 } from '../store.js';
 import { loadMigrations, migrate } from './migrate.js';
+import { validateNewToken } from '../token-input.js';
 import {
   likeContains,
   parseJson,
@@ -1305,4 +1309,109 @@ class SqliteStore implements Store {
     const sql = `SELECT * FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT @limit`;
     return this.stmt<EventRow>(sql).all(params).map(toEvent);
   }
+
+  // ── latest events and API tokens (appended: cns serve) ────────────────────────────────────────
+
+  async listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
+    const where: string[] = [];
+    const params: Params = {};
+    if (filter.taskId !== undefined) {
+      where.push('task_id = @taskId');
+      params.taskId = filter.taskId;
+    }
+    if (filter.workflowId !== undefined) {
+      where.push('workflow_id = @workflowId');
+      params.workflowId = filter.workflowId;
+    }
+    if (filter.agentId !== undefined) {
+      where.push('agent_id = @agentId');
+      params.agentId = filter.agentId;
+    }
+    if (filter.kinds && filter.kinds.length > 0) {
+      where.push('kind IN (SELECT value FROM json_each(@kinds))');
+      params.kinds = JSON.stringify(filter.kinds);
+    }
+    params.limit = clampLimit(filter.limit, EVENT_PAGE_DEFAULT, EVENT_PAGE_MAX);
+    const sql = `SELECT * FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+    return this.stmt<EventRow>(sql).all(params).map(toEvent).reverse();
+  }
+
+  async createToken(input: NewToken): Promise<TokenRecord> {
+    const t = validateNewToken(input);
+    return this.write(() => {
+      try {
+        const row = this.stmt<TokenRow>(
+          `INSERT INTO tokens (name, role, agent_name, agent_type, capabilities, secret_hash, created_at)
+           VALUES (@name, @role, @agentName, @agentType, @capabilities, @secretHash, @now) RETURNING *`,
+        ).get({
+          name: t.name,
+          role: t.role,
+          agentName: t.agentName,
+          agentType: t.agentType,
+          capabilities: JSON.stringify(t.capabilities),
+          secretHash: t.secretHash,
+          now: this.clock.now(),
+        })!;
+        return toTokenRecord(row);
+      } catch (err) {
+        if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_CONSTRAINT_UNIQUE'))
+          throw new InvalidInputError('a token with this secret already exists');
+        throw err;
+      }
+    }, false);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return this.db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY id').all().map(toTokenRecord);
+  }
+
+  async revokeToken(id: number): Promise<TokenRecord> {
+    return this.write(() => {
+      const row = this.stmt<TokenRow>(
+        'UPDATE tokens SET revoked_at = COALESCE(revoked_at, @now) WHERE id = @id RETURNING *',
+      ).get({ id, now: this.clock.now() });
+      if (!row) throw new NotFoundError('token', id);
+      return toTokenRecord(row);
+    }, false);
+  }
+
+  async findTokenByHash(secretHash: string): Promise<TokenRecord | null> {
+    const row = this.stmt<TokenRow>('SELECT * FROM tokens WHERE secret_hash = @secretHash').get({
+      secretHash,
+    });
+    return row ? toTokenRecord(row) : null;
+  }
+
+  async touchToken(id: number): Promise<void> {
+    this.write(() => {
+      this.stmt('UPDATE tokens SET last_used_at = @now WHERE id = @id').run({ id, now: this.clock.now() });
+    }, false);
+  }
+}
+
+interface TokenRow {
+  id: number;
+  name: string;
+  role: TokenRole;
+  agent_name: string | null;
+  agent_type: string | null;
+  capabilities: string;
+  secret_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+function toTokenRecord(r: TokenRow): TokenRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    agentName: r.agent_name,
+    agentType: r.agent_type,
+    capabilities: JSON.parse(r.capabilities) as string[],
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
 }

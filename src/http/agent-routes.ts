@@ -1,0 +1,168 @@
+/**
+ * The agent's side of the HTTP API (agent tokens only). An agent token acts as one agent identity:
+ * its name and type come from the token, never from the request. Writes about a task
+ * (progress, complete, fail, release, heartbeat) need the task's lease token AND that the lease is
+ * held by this agent: a task held by another agent is refused (403) and nothing changes.
+ */
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { ForbiddenError, InvalidInputError } from '../core/errors.js';
+import type { Agent, Json, Task } from '../core/types.js';
+import type { AgentRegistration } from '../store/store.js';
+import { requireRole, type Principal } from './auth.js';
+import {
+  idOf,
+  optionalBool,
+  optionalJson,
+  optionalNumber,
+  optionalStrings,
+  optionalText,
+  requiredText,
+} from './request-input.js';
+import type { RouteContext, Router } from './router.js';
+
+/** The longest claim long-poll (ms): MCP clients and proxies time calls out around a minute. */
+export const CLAIM_WAIT_MAX_MS = 50_000;
+
+/** The registration an agent token implies, with the request's own details where allowed. */
+export function registrationFor(
+  principal: Principal,
+  extra: {
+    capabilities?: string[];
+    host?: string | null;
+    pid?: number | null;
+    clientInfo?: Json | null;
+  } = {},
+): AgentRegistration {
+  const agent = principal.agent!;
+  let capabilities = agent.capabilities;
+  if (extra.capabilities !== undefined) {
+    if (agent.capabilities.length > 0) {
+      const extraneous = extra.capabilities.filter((c) => !agent.capabilities.includes(c));
+      if (extraneous.length > 0)
+        throw new ForbiddenError(
+          `this token does not allow the capabilities ${extraneous.join(', ')} (it allows ${agent.capabilities.join(', ')})`,
+          { capabilities: extraneous },
+        );
+    }
+    capabilities = extra.capabilities;
+  }
+  return {
+    name: agent.name,
+    type: agent.type,
+    capabilities,
+    host: extra.host ?? null,
+    pid: extra.pid ?? null,
+    clientInfo: extra.clientInfo ?? { front: 'http' },
+  };
+}
+
+/** The token's agent, registered now if it is unknown or deregistered. */
+export async function ensureAgent(cns: Coordinator, principal: Principal): Promise<Agent> {
+  const existing = await cns.store.getAgent(principal.agent!.name);
+  if (existing && existing.deregisteredAt === null) return existing;
+  return cns.registerAgent(registrationFor(principal));
+}
+
+/**
+ * Refuses a write about a task this agent does not hold: in progress under another agent's lease
+ * (403). A task not in progress falls through to the store, whose lease-token check refuses it
+ * (lease_lost) without changing anything.
+ */
+async function requireHolder(cns: Coordinator, principal: Principal, taskId: number): Promise<void> {
+  const task = await cns.getTask(taskId);
+  if (task.status === 'in_progress' && task.lease && task.lease.agentName !== principal.agent!.name) {
+    throw new ForbiddenError(`task ${taskId} is held by another agent, not by ${principal.agent!.name}`, {
+      taskId,
+      next: 'Only the agent holding a task can report on it.',
+    });
+  }
+}
+
+export function registerAgentRoutes(router: Router, deps: { coordinator: Coordinator }): void {
+  const cns = deps.coordinator;
+  const agentOnly = (ctx: RouteContext, what: string) => requireRole(ctx.principal, ['agent'], what);
+
+  router.post('/api/agent/register', async (ctx) => {
+    const p = agentOnly(ctx, 'registering an agent');
+    const input = await ctx.body();
+    const pid = optionalNumber(input, 'pid', 0, 2 ** 31);
+    const agent = await cns.registerAgent(
+      registrationFor(p, {
+        capabilities: optionalStrings(input, 'capabilities'),
+        host: optionalText(input, 'host', 256) ?? null,
+        pid: pid === undefined ? null : Math.floor(pid),
+        clientInfo: (optionalJson(input, 'clientInfo') as Json | undefined) ?? { front: 'http' },
+      }),
+    );
+    return { agent };
+  });
+
+  router.post('/api/agent/heartbeat', async (ctx) => {
+    const p = agentOnly(ctx, 'heartbeating');
+    const agent = await ensureAgent(cns, p);
+    return cns.heartbeat(agent.id);
+  });
+
+  router.post('/api/agent/deregister', async (ctx) => {
+    const p = agentOnly(ctx, 'deregistering');
+    const agent = await cns.store.getAgent(p.agent!.name);
+    if (!agent) return { released: [] };
+    return cns.deregisterAgent(agent.id, agent.name);
+  });
+
+  router.post('/api/agent/claim', async (ctx) => {
+    const p = agentOnly(ctx, 'claiming tasks');
+    const input = await ctx.body();
+    const waitMs = optionalNumber(input, 'waitMs', 0, CLAIM_WAIT_MAX_MS) ?? 0;
+    const agent = await ensureAgent(cns, p);
+    const outcome = await cns.claimNext(agent, { waitMs: Math.floor(waitMs), signal: ctx.signal });
+    if (outcome.claimed && ctx.signal.aborted) {
+      // The client went away as the claim happened: give the task back rather than strand it.
+      await cns
+        .release(outcome.claimed.task.id, outcome.claimed.leaseToken, 'the claim request was cancelled')
+        .catch(() => {});
+      return { claimed: null, reason: 'the request was cancelled' };
+    }
+    return outcome.claimed
+      ? { claimed: outcome.claimed, reason: null }
+      : { claimed: null, reason: outcome.reason };
+  });
+
+  const fenced = (
+    path: string,
+    what: string,
+    run: (taskId: number, leaseToken: string, input: Record<string, unknown>) => Promise<Task>,
+  ) =>
+    router.post(`/api/tasks/:id/${path}`, async (ctx) => {
+      const p = agentOnly(ctx, what);
+      const taskId = idOf(ctx.params.id, 'task');
+      const input = await ctx.body();
+      const leaseToken = requiredText(input, 'leaseToken', 200);
+      await requireHolder(cns, p, taskId);
+      return { task: await run(taskId, leaseToken, input) };
+    });
+
+  fenced('progress', 'reporting progress', (id, token, input) =>
+    cns.progress(id, token, {
+      note: optionalText(input, 'note', 4_000),
+      percent: optionalNumber(input, 'percent', 0, 100),
+      checkpoint: optionalJson(input, 'checkpoint'),
+    }),
+  );
+  fenced('complete', 'completing tasks', (id, token, input) => {
+    const data = optionalJson(input, 'data');
+    return cns.complete(id, token, {
+      result: requiredText(input, 'result'),
+      ...(data === undefined ? {} : { data }),
+    });
+  });
+  fenced('fail', 'failing tasks', (id, token, input) => {
+    const error = requiredText(input, 'error', 20_000);
+    if (error.trim() === '') throw new InvalidInputError('say what went wrong: error must be non-empty text');
+    return cns.fail(id, token, { error, retryable: optionalBool(input, 'retryable') ?? true });
+  });
+  fenced('release', 'releasing tasks', (id, token, input) =>
+    cns.release(id, token, optionalText(input, 'reason', 2_000)),
+  );
+  fenced('heartbeat', 'heartbeating tasks', (id, token) => cns.heartbeatTask(id, token));
+}
