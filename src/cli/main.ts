@@ -11,6 +11,7 @@ import { registerEventsCommand } from './commands/events-command.js';
 import { registerExplainCommand } from './commands/explain-command.js';
 import { registerInitCommand } from './commands/init-command.js';
 import { registerMcpCommand } from './commands/mcp-command.js';
+import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerStatusCommand } from './commands/status-command.js';
 import { registerTaskCommands } from './commands/task-commands.js';
@@ -84,13 +85,24 @@ ${EXIT_CODES_HELP}`,
   registerEventsCommand(program);
   registerExplainCommand(program);
   registerMcpCommand(program);
+  registerMigrateCommand(program);
   registerServeCommand(program);
   registerTokenCommands(program);
   return program;
 }
 
 /** Top-level commands that finish on their own (unlike `cns mcp`, which serves until stdin closes). */
-const ONE_SHOT = new Set(['init', 'task', 'workflow', 'agents', 'status', 'events', 'explain', 'token']);
+const ONE_SHOT = new Set([
+  'init',
+  'task',
+  'workflow',
+  'agents',
+  'status',
+  'events',
+  'explain',
+  'token',
+  'migrate',
+]);
 let oneShot = false;
 
 export async function main(argv: string[] = process.argv): Promise<number> {

@@ -24,3 +24,20 @@ export async function openStore(db: string, options: StoreOptions & { schema?: s
   const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
   return openSqliteStore(loc.path, options);
 }
+
+/**
+ * Applies the migrations this code ships to the store at `db` and reports which it applied
+ * (opening a store does the same; `cns migrate` makes it explicit, e.g. before a fleet starts).
+ */
+export async function migrateStore(
+  db: string,
+  options: { schema?: string } = {},
+): Promise<{ applied: string[] }> {
+  const loc = parseStoreLocation(db);
+  if (loc.kind === 'postgres') {
+    const { migratePostgres } = await import('./postgres/migrate.js');
+    return migratePostgres(loc.url, { schema: options.schema });
+  }
+  const { migrateSqliteFile } = await import('./sqlite/migrate.js');
+  return migrateSqliteFile(loc.path);
+}

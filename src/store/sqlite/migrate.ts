@@ -72,3 +72,24 @@ export function migrate(db: Database.Database, migrations: Migration[], now: () 
     }
   }
 }
+
+/** Opens the file (creating it), applies pending migrations and reports them (`cns migrate`). */
+export async function migrateSqliteFile(path: string): Promise<{ applied: string[]; version: number }> {
+  const { default: Sqlite } = await import('better-sqlite3');
+  const db = new Sqlite(path);
+  try {
+    db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
+    const migrations = loadMigrations();
+    const applied = migrate(db, migrations, Date.now);
+    const version = (db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get() as number) ?? 0;
+    return {
+      applied: migrations
+        .filter((m) => applied.includes(m.version))
+        .map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`),
+      version,
+    };
+  } finally {
+    db.close();
+  }
+}

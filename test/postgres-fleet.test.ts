@@ -1,0 +1,158 @@
+/**
+ * PostgreSQL across processes: many OS processes on one database, a waiting agent whose LISTEN
+ * connection is killed, and agents whose clocks are skewed by minutes.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Coordinator } from '../src/coordinator/coordinator.js';
+import { openCoordinator } from '../src/coordinator/open-coordinator.js';
+import { runClaimWorkers } from './support/multiprocess.js';
+import { freshPostgresSchema, type FreshPostgresSchema } from './support/postgres.js';
+
+const run = promisify(execFile);
+
+describe('postgres: many processes, lost connections, skewed clocks', () => {
+  let s: FreshPostgresSchema;
+  let admin: pg.Client;
+  beforeAll(async () => {
+    s = await freshPostgresSchema();
+    admin = new pg.Client({ connectionString: s.url });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin.end();
+    await s.drop();
+  });
+
+  it('8 processes, each with its own pool, complete 5,000 tasks exactly once and refuse stale leases', async () => {
+    const TASKS = 5_000;
+    const cns = await openCoordinator({ db: s.url, schema: s.schema, reaper: false });
+    for (let i = 0; i < TASKS; i += 1000) {
+      await cns.createTasks({
+        actor: 'test',
+        tasks: Array.from({ length: 1000 }, (_, k) => ({ type: 'mp', title: `task ${i + k}` })),
+      });
+    }
+    const reports = await runClaimWorkers(s.url, 8, { staleEvery: 100, schema: s.schema });
+    const all = reports.flatMap((r) => r.completed);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.length).toBe(TASKS);
+    expect(reports.flatMap((r) => r.staleAccepted)).toEqual([]);
+    const staleRejected = reports.reduce((n, r) => n + r.staleRejected, 0);
+    expect(staleRejected).toBeGreaterThan(0);
+    expect((await cns.store.countTasks()).completed).toBe(TASKS);
+    const { rows } = await admin.query<{ n: string }>(
+      `SELECT count(*) AS n FROM "${s.schema}".events WHERE kind = 'task.completed'`,
+    );
+    expect(Number(rows[0]!.n)).toBe(TASKS);
+    const dupes = await admin.query(
+      `SELECT task_id FROM "${s.schema}".events WHERE kind = 'task.completed' GROUP BY task_id HAVING count(*) > 1`,
+    );
+    expect(dupes.rows).toEqual([]);
+    await cns.close();
+    console.log(
+      `postgres multi-process: ${TASKS} tasks, 8 processes, ${staleRejected} stale completions refused`,
+    );
+  }, 300_000);
+
+  it('a waiting agent still gets the next task after its LISTEN connection is killed', async () => {
+    const channel = `cns_${s.schema}`;
+    const waiter: Coordinator = await openCoordinator({ db: s.url, schema: s.schema, reaper: false });
+    const queuer: Coordinator = await openCoordinator({ db: s.url, schema: s.schema, reaper: false });
+    try {
+      const agent = await waiter.registerAgent({ name: 'listener-victim', type: 'wake' });
+      const waiting = waiter.claimNext(agent, { waitMs: 20_000 });
+      const listeners = async () =>
+        (
+          await admin.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()`,
+            [`LISTEN "${channel}"`],
+          )
+        ).rows;
+      let before: { pid: number }[] = [];
+      for (let i = 0; i < 100 && before.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        before = await listeners();
+      }
+      expect(before.length).toBe(1);
+      await admin.query('SELECT pg_terminate_backend($1)', [before[0]!.pid]);
+      // The listener reconnects (a new backend) …
+      let after: { pid: number }[] = [];
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        after = await listeners();
+        if (after.length === 1 && after[0]!.pid !== before[0]!.pid) break;
+      }
+      expect(after.length).toBe(1);
+      expect(after[0]!.pid).not.toBe(before[0]!.pid);
+      // … and the waiting agent receives a task queued by another process's connection.
+      const queued = Date.now();
+      const { task } = await queuer.createTask({ type: 'wake', title: 'after the kill' }, 'test');
+      const out = await waiting;
+      expect(out.claimed?.task.id).toBe(task.id);
+      console.log(`postgres wake-up after listener kill: ${Date.now() - queued} ms`);
+    } finally {
+      await waiter.close();
+      await queuer.close();
+    }
+  }, 60_000);
+
+  it('agents with clocks skewed by ±10 minutes neither steal nor lose leases (database time)', async () => {
+    const cns = await openCoordinator({ db: s.url, schema: s.schema, reaper: false, leaseMs: 60_000 });
+    try {
+      await cns.createTasks({
+        actor: 'test',
+        tasks: [1, 2, 3].map((i) => ({ type: 'skew', title: `skew ${i}` })),
+      });
+      const me = await cns.registerAgent({ name: 'on-time', type: 'skew' });
+      const mine = await cns.claimNext(me);
+      expect(mine.claimed).not.toBeNull();
+      const skewed = async (skewMs: number, name: string) => {
+        const { stdout } = await run(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            '--import',
+            fileURLToPath(new URL('./support/skew-clock.ts', import.meta.url)),
+            fileURLToPath(new URL('./support/skewed-agent.ts', import.meta.url)),
+            s.url,
+            s.schema,
+            name,
+          ],
+          { env: { ...process.env, CNS_TEST_CLOCK_SKEW_MS: String(skewMs) } },
+        );
+        return JSON.parse(stdout.trim().split('\n').pop()!) as {
+          localNow: number;
+          taskId: number | null;
+          leaseExpiresAt: number | null;
+          reaped: number[];
+        };
+      };
+      const ahead = await skewed(10 * 60_000, 'ahead');
+      const behind = await skewed(-10 * 60_000, 'behind');
+      const dbNow = await cns.store.now();
+
+      // The clock really was skewed in the children.
+      expect(ahead.localNow - Date.now()).toBeGreaterThan(9 * 60_000);
+      expect(Date.now() - behind.localNow).toBeGreaterThan(9 * 60_000);
+      // The process 10 minutes ahead swept expired leases and took nothing of ours.
+      expect(ahead.reaped).toEqual([]);
+      expect((await cns.getTask(mine.claimed!.task.id)).status).toBe('in_progress');
+      // Both children's leases run 60 s from the database's time, not their own.
+      for (const child of [ahead, behind]) {
+        expect(child.taskId).not.toBeNull();
+        expect(Math.abs(child.leaseExpiresAt! - (dbNow + 60_000))).toBeLessThan(30_000);
+      }
+      // An on-time sweep now does not expire the lease of the agent that is 10 minutes behind.
+      const swept = await cns.store.reap();
+      expect(swept.expired).toEqual([]);
+      expect((await cns.getTask(behind.taskId!)).status).toBe('in_progress');
+    } finally {
+      await cns.close();
+    }
+  }, 60_000);
+});
