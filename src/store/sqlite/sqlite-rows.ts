@@ -50,6 +50,61 @@ export interface TaskRow {
   finished_at: number | null;
 }
 
+/**
+ * The tasks columns in a fixed order, for reading a row as an array (`Statement.raw()`) and
+ * building the TaskRow as one object literal: several times cheaper than better-sqlite3 creating
+ * an object property by property, which matters on the claim and completion path.
+ */
+export const TASK_COLUMNS =
+  'id, workflow_id, ref, type, requires, title, spec, input, priority, run_after, has_deps, status, ' +
+  'attempts, max_attempts, lease_token, lease_agent_id, lease_agent_name, lease_expires_at, assigned_to, ' +
+  'review, review_rounds, max_review_rounds, progress_note, progress_percent, progress_checkpoint, ' +
+  'progress_at, result, result_data, error, completed_by, idempotency_key, metadata, created_by, ' +
+  'created_at, updated_at, started_at, finished_at';
+
+/** A row read with `SELECT ${TASK_COLUMNS}` in raw mode → TaskRow. */
+export function taskRowFromRaw(a: unknown[]): TaskRow {
+  return {
+    id: a[0] as number,
+    workflow_id: a[1] as number | null,
+    ref: a[2] as string | null,
+    type: a[3] as string,
+    requires: a[4] as string,
+    title: a[5] as string,
+    spec: a[6] as string,
+    input: a[7] as string | null,
+    priority: a[8] as number,
+    run_after: a[9] as number,
+    has_deps: a[10] as number,
+    status: a[11] as TaskStatus,
+    attempts: a[12] as number,
+    max_attempts: a[13] as number,
+    lease_token: a[14] as string | null,
+    lease_agent_id: a[15] as number | null,
+    lease_agent_name: a[16] as string | null,
+    lease_expires_at: a[17] as number | null,
+    assigned_to: a[18] as number | null,
+    review: a[19] as number,
+    review_rounds: a[20] as number,
+    max_review_rounds: a[21] as number,
+    progress_note: a[22] as string | null,
+    progress_percent: a[23] as number | null,
+    progress_checkpoint: a[24] as string | null,
+    progress_at: a[25] as number | null,
+    result: a[26] as string | null,
+    result_data: a[27] as string | null,
+    error: a[28] as string | null,
+    completed_by: a[29] as number | null,
+    idempotency_key: a[30] as string | null,
+    metadata: a[31] as string,
+    created_by: a[32] as string | null,
+    created_at: a[33] as number,
+    updated_at: a[34] as number,
+    started_at: a[35] as number | null,
+    finished_at: a[36] as number | null,
+  };
+}
+
 export interface AttemptRow {
   task_id: number;
   seq: number;

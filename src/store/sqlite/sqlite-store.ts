@@ -55,6 +55,8 @@ import { validateNewToken } from '../token-input.js';
 import {
   likeContains,
   parseJson,
+  TASK_COLUMNS,
+  taskRowFromRaw,
   toAttempt,
   toDependency,
   toEvent,
@@ -71,6 +73,34 @@ import { SqliteWatch } from './sqlite-watch.js';
 
 /** How long a connection waits for another's write lock before giving up (store_unavailable). */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * Waiting for the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10… ms between attempts,
+ * while a cns write transaction holds the lock for well under a millisecond: with several processes
+ * most of that sleep is idle lock. So the connection's busy timeout is 0 and `BEGIN IMMEDIATE` is
+ * retried here, sleeping from BUSY_RETRY_MIN_MS, doubling (with jitter) up to BUSY_RETRY_MAX_MS,
+ * until SQLITE_BUSY_TIMEOUT_MS has passed. (Readers never wait for writers in WAL mode.)
+ */
+const BUSY_RETRY_MIN_MS = 0.05;
+const BUSY_RETRY_MAX_MS = 2;
+
+/**
+ * WAL pages written before a commit checkpoints them into the database file (SQLite's default is
+ * 1,000). Each checkpoint syncs the WAL and the database file; a claim and a completion write about
+ * a dozen pages between them, so the default would checkpoint every few dozen tasks. At 10,000
+ * pages (~40 MB of WAL) the sync cost is spread over many more; the WAL file keeps that size.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks this thread for `ms` (sub-millisecond): the lock is what everyone here waits for anyway. */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+function isBusy(err: unknown): boolean {
+  return err instanceof Database.SqliteError && err.code.startsWith('SQLITE_BUSY');
+}
 
 /** Page sizes (TaskFilter, EventFilter documents them). */
 const TASK_PAGE_DEFAULT = 50;
@@ -103,7 +133,10 @@ export async function openSqliteStore(path: string, options: StoreOptions): Prom
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     migrate(db, loadMigrations(), () => clock.now());
+    // From here on, write transactions wait for the lock in SqliteStore.immediate (see above).
+    db.pragma('busy_timeout = 0');
     return new SqliteStore(db, options.policy, clock);
   } catch (err) {
     db.close();
@@ -149,6 +182,14 @@ class SqliteStore implements Store {
   private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly cache = new Map<string, Database.Statement<[Params], unknown>>();
   private readonly s;
+  /** Hot-path writes waiting for the next group commit (writeBatched). */
+  private batch: {
+    fn: () => unknown;
+    notify: boolean;
+    resolve: (v: unknown) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private batchScheduled = false;
 
   constructor(
     private readonly db: Database.Database,
@@ -165,6 +206,8 @@ class SqliteStore implements Store {
     this.s = {
       // tasks
       taskById: p1<TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      /** The hot path's read of a whole row (see TASK_COLUMNS). */
+      taskRaw: db.prepare<[number], unknown[]>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`).raw(),
       taskByKey: p1<TaskRow>('SELECT * FROM tasks WHERE idempotency_key = ?'),
       taskStatus: p1<{ status: TaskStatus; workflow_id: number | null }>(
         'SELECT status, workflow_id FROM tasks WHERE id = ?',
@@ -190,6 +233,7 @@ class SqliteStore implements Store {
         p1<DependencyRow>(`SELECT d.task_id, d.depends_on, t.ref, t.title, t.status, t.result, t.result_data
         FROM task_deps d JOIN tasks t ON t.id = d.depends_on WHERE d.task_id = ? ORDER BY d.depends_on`),
       dependents: p1<number>('SELECT task_id FROM task_deps WHERE depends_on = ? ORDER BY task_id').pluck(),
+      hasDependents: p1<number>('SELECT 1 FROM task_deps WHERE depends_on = ? LIMIT 1').pluck(),
       openDeps: p1<number>(`SELECT COUNT(*) FROM task_deps d JOIN tasks t ON t.id = d.depends_on
         WHERE d.task_id = ? AND t.status <> 'completed'`).pluck(),
       unblock: p<TaskRow>(`UPDATE tasks SET status = 'pending', updated_at = @now
@@ -197,17 +241,23 @@ class SqliteStore implements Store {
           AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on
                           WHERE d.task_id = tasks.id AND p.status <> 'completed')
         RETURNING *`),
-      claimAssigned: p<TaskRow>(`UPDATE tasks SET ${CLAIM_SET}
-        WHERE id = (SELECT id FROM tasks WHERE status = 'assigned' AND assigned_to = @agentId
-                    ORDER BY priority DESC, id ASC LIMIT 1)
-        RETURNING *`),
-      claimPending: p<TaskRow>(`UPDATE tasks SET ${CLAIM_SET}
+      // The claims and the completion return only the id (RETURNING * makes SQLite materialise every
+      // column into a temporary table): the row is read afterwards with taskRaw.
+      // A task assigned to the agent comes first. Most claims find none: a read probes for one (an
+      // UPDATE that matches nothing still opens every index for writing), then the UPDATE takes it
+      // inside the same IMMEDIATE transaction, so nobody can take it in between.
+      assignedFor: p1<number>(`SELECT id FROM tasks WHERE status = 'assigned' AND assigned_to = ?
+        ORDER BY priority DESC, id ASC LIMIT 1`).pluck(),
+      claimAssigned: p<number>(`UPDATE tasks SET ${CLAIM_SET}
+        WHERE id = @id AND status = 'assigned' AND assigned_to = @agentId
+        RETURNING id`).pluck(),
+      claimPending: p<number>(`UPDATE tasks SET ${CLAIM_SET}
         WHERE id = (SELECT t.id FROM tasks t
                     WHERE t.status = 'pending' AND t.type = @type AND t.run_after <= @now
                       AND (t.requires = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(t.requires) r
                                       WHERE r.value NOT IN (SELECT value FROM json_each(@caps))))
                     ORDER BY t.priority DESC, t.id ASC LIMIT 1)
-        RETURNING *`),
+        RETURNING id`).pluck(),
       heartbeatTask: p<TaskRow>(
         `UPDATE tasks SET lease_expires_at = @expires, updated_at = @now ${TOKEN_GUARD} RETURNING *`,
       ),
@@ -216,12 +266,12 @@ class SqliteStore implements Store {
           progress_checkpoint = COALESCE(@checkpoint, progress_checkpoint), progress_at = @now,
           lease_expires_at = @expires, updated_at = @now
         ${TOKEN_GUARD} RETURNING *`),
-      complete: p<TaskRow>(`UPDATE tasks SET
+      complete: p<number>(`UPDATE tasks SET
           status = CASE WHEN review = 1 THEN 'awaiting_review' ELSE 'completed' END,
           finished_at = CASE WHEN review = 1 THEN NULL ELSE @now END,
           result = @result, result_data = @data, error = NULL, completed_by = lease_agent_id,
           ${TASK_SET_LEASE_NULL}, updated_at = @now
-        ${TOKEN_GUARD} RETURNING *`),
+        ${TOKEN_GUARD} RETURNING id`).pluck(),
       fail: p<TaskRow>(`UPDATE tasks SET
           status = CASE WHEN @retryable = 1 AND attempts < max_attempts THEN 'pending' ELSE 'failed' END,
           run_after = CASE WHEN @retryable = 1 AND attempts < max_attempts
@@ -280,18 +330,11 @@ class SqliteStore implements Store {
       countWorkflows: p1<{ workflow_id: number; status: TaskStatus; n: number }>(`SELECT workflow_id, status,
           COUNT(*) AS n FROM tasks WHERE workflow_id IN (SELECT value FROM json_each(?)) GROUP BY workflow_id, status`),
       // attempts
-      insertAttempt: db
-        .prepare<[number, number, number, string, number], number>(
-          `INSERT INTO attempts
-          (task_id, seq, agent_id, agent_name, started_at, outcome)
-        VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM attempts WHERE task_id = ?), ?, ?, ?, 'running')
-        RETURNING seq`,
-        )
-        .pluck(),
-      attemptsOf: p1<AttemptRow>('SELECT * FROM attempts WHERE task_id = ? ORDER BY seq'),
-      attemptsBefore: db.prepare<[number, number], AttemptRow>(
-        'SELECT * FROM attempts WHERE task_id = ? AND seq < ? ORDER BY seq',
+      insertAttempt: db.prepare<[number, number, number, string, number], unknown>(
+        `INSERT INTO attempts (task_id, seq, agent_id, agent_name, started_at, outcome)
+        VALUES (?, ?, ?, ?, ?, 'running')`,
       ),
+      attemptsOf: p1<AttemptRow>('SELECT * FROM attempts WHERE task_id = ? ORDER BY seq'),
       lastOutcome: p1<string>(
         'SELECT outcome FROM attempts WHERE task_id = ? ORDER BY seq DESC LIMIT 1',
       ).pluck(),
@@ -351,6 +394,7 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.batch.length > 0 && this.db.open) this.flushBatch();
     this.watcher.close();
     if (this.db.open) this.db.close();
   }
@@ -365,7 +409,7 @@ class SqliteStore implements Store {
   private write<R>(fn: () => R, notify = true): R {
     let result: R;
     try {
-      result = this.txn.immediate(fn) as R;
+      result = this.immediate(fn);
     } catch (err) {
       throw translate(err);
     }
@@ -373,12 +417,118 @@ class SqliteStore implements Store {
     return result;
   }
 
+  /** `BEGIN IMMEDIATE`, `fn`, `COMMIT`, waiting for the write lock with short sleeps (see BUSY_RETRY_MIN_MS). */
+  private immediate<R>(fn: () => R): R {
+    let deadline = 0;
+    let delay = BUSY_RETRY_MIN_MS;
+    for (;;) {
+      try {
+        return this.txn.immediate(fn) as R;
+      } catch (err) {
+        if (!isBusy(err)) throw err;
+        const now = Date.now();
+        if (deadline === 0) deadline = now + SQLITE_BUSY_TIMEOUT_MS;
+        else if (now >= deadline) throw err;
+        sleepSync(delay * (0.5 + Math.random()));
+        delay = Math.min(BUSY_RETRY_MAX_MS, delay * 2);
+      }
+    }
+  }
+
+  /**
+   * The agents' hot path (claim, complete, progress, …): like `write`, but the operations called in
+   * the same turn of the event loop share one transaction (group commit), each inside its own
+   * savepoint, so one that fails changes nothing and the others still commit. Each still returns
+   * only after the commit: durable, and atomic on its own. Concurrent workers in one process thus
+   * pay one commit (and write each touched page once) per round instead of one per operation.
+   */
+  private writeBatched<R>(fn: () => R, notify = true): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.batch.push({ fn, notify, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.batchScheduled) {
+        this.batchScheduled = true;
+        setImmediate(() => this.flushBatch());
+      }
+    });
+  }
+
+  private flushBatch(): void {
+    this.batchScheduled = false;
+    const ops = this.batch;
+    this.batch = [];
+    if (ops.length === 0) return;
+    if (!this.db.open) {
+      for (const op of ops) op.reject(new CnsError('store_unavailable', 'the SQLite store is closed'));
+      return;
+    }
+    if (ops.length === 1) {
+      const op = ops[0]!;
+      try {
+        op.resolve(this.write(op.fn, op.notify));
+      } catch (err) {
+        op.reject(err);
+      }
+      return;
+    }
+    let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    // First without savepoints (each costs two statements): if an operation throws, the whole
+    // transaction rolls back and the batch runs again with a savepoint around each operation.
+    const run = (savepoints: boolean) =>
+      this.immediate(() => {
+        outcomes = [];
+        for (const op of ops) {
+          if (!savepoints) {
+            outcomes.push({ ok: true, value: op.fn() });
+            continue;
+          }
+          try {
+            outcomes.push({ ok: true, value: this.txn(op.fn) });
+          } catch (error) {
+            // A failure that ended the whole transaction (I/O, full disk): nothing committed.
+            if (!this.db.inTransaction) throw error;
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    try {
+      try {
+        run(false);
+      } catch (err) {
+        if (isBusy(err)) throw err;
+        run(true);
+      }
+    } catch (err) {
+      const error = translate(err);
+      for (const op of ops) op.reject(error);
+      return;
+    }
+    let notify = false;
+    ops.forEach((op, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) {
+        notify ||= op.notify;
+        op.resolve(outcome.value);
+      } else {
+        op.reject(translate(outcome.error));
+      }
+    });
+    if (notify) this.watcher.notify();
+  }
+
   /** Runs `fn` in one read transaction (a consistent snapshot across several statements). */
   private read<R>(fn: () => R): R {
-    try {
-      return this.txn.deferred(fn) as R;
-    } catch (err) {
-      throw translate(err);
+    let deadline = 0;
+    let delay = BUSY_RETRY_MIN_MS;
+    for (;;) {
+      try {
+        return this.txn.deferred(fn) as R;
+      } catch (err) {
+        const now = Date.now();
+        if (!isBusy(err) || (deadline !== 0 && now >= deadline)) throw translate(err);
+        if (deadline === 0) deadline = now + SQLITE_BUSY_TIMEOUT_MS;
+        sleepSync(delay * (0.5 + Math.random()));
+        delay = Math.min(BUSY_RETRY_MAX_MS, delay * 2);
+      }
     }
   }
 
@@ -520,6 +670,7 @@ class SqliteStore implements Store {
 
   /** Dependents of `taskId` whose dependencies are now all completed: blocked → pending. */
   private unblockDependents(taskId: number, now: Millis, actor: string): void {
+    if (this.s.hasDependents.get(taskId) === undefined) return;
     for (const row of this.s.unblock.all({ id: taskId, now })) {
       this.event(
         {
@@ -802,7 +953,7 @@ class SqliteStore implements Store {
   // ── the lifecycle ─────────────────────────────────────────────────────────────────────────────
 
   async claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null> {
-    return this.write(() => {
+    return this.writeBatched(() => {
       const now = this.clock.now();
       const token = newLeaseToken();
       const params: Params = {
@@ -815,13 +966,18 @@ class SqliteStore implements Store {
         caps: JSON.stringify(agent.capabilities),
       };
       let from: TaskStatus = 'assigned';
-      let row = this.s.claimAssigned.get(params);
-      if (!row) {
+      const assigned = this.s.assignedFor.get(agent.id);
+      let id = assigned === undefined ? undefined : this.s.claimAssigned.get({ ...params, id: assigned });
+      if (id === undefined) {
         from = 'pending';
-        row = this.s.claimPending.get(params);
-        if (!row) return null;
+        id = this.s.claimPending.get(params);
+        if (id === undefined) return null;
       }
-      const seq = this.s.insertAttempt.get(row.id, row.id, agent.id, agent.name, now)!;
+      const row = taskRowFromRaw(this.s.taskRaw.get(id)!);
+      // The earlier attempts (the handoff); this claim's attempt is the next in sequence.
+      const earlier = this.s.attemptsOf.all(id);
+      const seq = earlier.length === 0 ? 1 : earlier[earlier.length - 1]!.seq + 1;
+      this.s.insertAttempt.run(id, seq, agent.id, agent.name, now);
       this.event(
         {
           kind: 'task.claimed',
@@ -835,7 +991,7 @@ class SqliteStore implements Store {
         now,
       );
       const dependencies = row.has_deps === 1 ? this.s.dependencies.all(row.id).map(toDependency) : [];
-      const handoff = seq > 1 ? this.s.attemptsBefore.all(row.id, seq).map(toAttempt) : [];
+      const handoff = earlier.map(toAttempt);
       return {
         task: toTask(
           row,
@@ -882,7 +1038,7 @@ class SqliteStore implements Store {
   }
 
   async heartbeatTask(taskId: number, leaseToken: string, leaseMs?: Millis): Promise<Task> {
-    return this.write(() => {
+    return this.writeBatched(() => {
       const now = this.clock.now();
       const row = this.s.heartbeatTask.get({
         id: taskId,
@@ -906,7 +1062,7 @@ class SqliteStore implements Store {
         throw new InvalidInputError(`percent must be a number from 0 to 100 (got ${String(input.percent)})`);
       }
     }
-    return this.write(() => {
+    return this.writeBatched(() => {
       const now = this.clock.now();
       const values = {
         note: input.note ?? null,
@@ -941,16 +1097,17 @@ class SqliteStore implements Store {
   }
 
   async complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
-    return this.write(() => {
+    return this.writeBatched(() => {
       const now = this.clock.now();
-      const row = this.s.complete.get({
+      const completed = this.s.complete.get({
         id: taskId,
         token: leaseToken,
         now,
         result: input.result,
         data: toJson(input.data),
       });
-      if (!row) this.leaseLost(taskId);
+      if (completed === undefined) this.leaseLost(taskId);
+      const row = taskRowFromRaw(this.s.taskRaw.get(taskId)!);
       assertTransition('in_progress', row.status);
       const review = row.status === 'awaiting_review';
       const by = this.closeAttempt(taskId, review ? 'submitted_for_review' : 'completed', now, {
@@ -978,7 +1135,7 @@ class SqliteStore implements Store {
     leaseToken: string,
     input: { error: string; retryable?: boolean },
   ): Promise<Task> {
-    return this.write(() => {
+    return this.writeBatched(() => {
       const now = this.clock.now();
       const row = this.s.fail.get({
         id: taskId,
@@ -1009,7 +1166,7 @@ class SqliteStore implements Store {
   }
 
   async release(taskId: number, leaseToken: string, input: { reason?: string } = {}): Promise<Task> {
-    return this.write(() => {
+    return this.writeBatched(() => {
       const now = this.clock.now();
       const row = this.s.release.get({ id: taskId, token: leaseToken, now });
       if (!row) this.leaseLost(taskId);

@@ -42,9 +42,10 @@ CREATE TABLE tasks (
   run_after            INTEGER NOT NULL,
   -- 1 when the task has rows in task_deps (lets a claim skip the dependency query).
   has_deps             INTEGER NOT NULL DEFAULT 0 CHECK (has_deps IN (0, 1)),
-  status               TEXT    NOT NULL CHECK (status IN (
-                         'blocked', 'pending', 'assigned', 'in_progress',
-                         'awaiting_review', 'completed', 'failed', 'cancelled')),
+  status               TEXT    NOT NULL CHECK (
+                         status = 'blocked' OR status = 'pending' OR status = 'assigned'
+                         OR status = 'in_progress' OR status = 'awaiting_review' OR status = 'completed'
+                         OR status = 'failed' OR status = 'cancelled'),
   attempts             INTEGER NOT NULL DEFAULT 0 CHECK (typeof(attempts) = 'integer' AND attempts >= 0),
   max_attempts         INTEGER NOT NULL CHECK (typeof(max_attempts) = 'integer' AND max_attempts >= 1),
   lease_token          TEXT,
@@ -78,7 +79,7 @@ CREATE TABLE tasks (
   -- A reservation exists exactly while the task is assigned.
   CHECK ((status = 'assigned') = (assigned_to IS NOT NULL)),
   -- Final tasks carry their finishing time; open ones do not.
-  CHECK ((status IN ('completed', 'failed', 'cancelled')) = (finished_at IS NOT NULL))
+  CHECK ((status = 'completed' OR status = 'failed' OR status = 'cancelled') = (finished_at IS NOT NULL))
 );
 
 CREATE TABLE task_deps (
@@ -95,8 +96,9 @@ CREATE TABLE attempts (
   agent_name  TEXT    NOT NULL,
   started_at  INTEGER NOT NULL,
   ended_at    INTEGER,
-  outcome     TEXT    NOT NULL CHECK (outcome IN (
-                'running', 'completed', 'submitted_for_review', 'failed', 'released', 'expired', 'cancelled')),
+  outcome     TEXT    NOT NULL CHECK (
+                outcome = 'running' OR outcome = 'completed' OR outcome = 'submitted_for_review'
+                OR outcome = 'failed' OR outcome = 'released' OR outcome = 'expired' OR outcome = 'cancelled'),
   note        TEXT,
   percent     REAL    CHECK (percent IS NULL OR percent BETWEEN 0 AND 100),
   checkpoint  TEXT,
@@ -107,8 +109,10 @@ CREATE TABLE attempts (
   CHECK ((outcome = 'running') = (ended_at IS NULL))
 ) WITHOUT ROWID;
 
+-- An append-only log: rows are never deleted, so a plain INTEGER PRIMARY KEY never reuses an id
+-- (AUTOINCREMENT would add a sqlite_sequence read and write to every event).
 CREATE TABLE events (
-  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  id           INTEGER PRIMARY KEY,
   at           INTEGER NOT NULL,
   kind         TEXT    NOT NULL,
   task_id      INTEGER,
@@ -124,8 +128,10 @@ CREATE TABLE events (
 -- The claim: pending tasks of a type, highest priority first, then oldest.
 CREATE INDEX tasks_claim ON tasks (type, priority DESC, id) WHERE status = 'pending';
 CREATE INDEX tasks_assigned ON tasks (assigned_to) WHERE status = 'assigned';
-CREATE INDEX tasks_lease_expiry ON tasks (lease_expires_at) WHERE status = 'in_progress';
-CREATE INDEX tasks_lease_agent ON tasks (lease_agent_id) WHERE status = 'in_progress';
+-- The tasks in progress (few: at most one or two per live agent), by holder: a claim and a completion
+-- each write one entry here. The reaper's expiry sweep reads this small set whole, so lease_expires_at
+-- needs no index of its own (which every claim, completion and heartbeat would have to write).
+CREATE INDEX tasks_in_progress ON tasks (lease_agent_id) WHERE status = 'in_progress';
 CREATE INDEX tasks_workflow ON tasks (workflow_id);
 CREATE INDEX task_deps_depends_on ON task_deps (depends_on);
 CREATE INDEX events_task ON events (task_id);
@@ -134,21 +140,25 @@ CREATE INDEX events_workflow ON events (workflow_id) WHERE workflow_id IS NOT NU
 CREATE INDEX agents_last_heartbeat ON agents (last_heartbeat_at) WHERE deregistered_at IS NULL;
 
 -- Legal status transitions: the pairs of TRANSITIONS in src/core/status.ts. An update that
--- leaves the status unchanged is no transition.
+-- leaves the status unchanged is no transition. The pairs are one delimited string searched with
+-- instr(), and the CHECKs above compare with OR rather than IN (…): SQLite evaluates an IN list of
+-- more than two constants by building a temporary b-tree on every statement execution, which would
+-- cost every claim and completion. (A forged status containing '|' or '>' cannot slip through:
+-- the status CHECK rejects it.)
 CREATE TRIGGER tasks_status_transition
 BEFORE UPDATE OF status ON tasks
 WHEN NEW.status IS NOT OLD.status
- AND (OLD.status || '>' || NEW.status) NOT IN (
-   'blocked>pending', 'blocked>cancelled',
-   'pending>assigned', 'pending>in_progress', 'pending>blocked', 'pending>cancelled', 'pending>failed',
-   'assigned>in_progress', 'assigned>pending', 'assigned>cancelled',
-   'in_progress>completed', 'in_progress>awaiting_review', 'in_progress>pending', 'in_progress>failed',
-   'in_progress>cancelled',
-   'awaiting_review>completed', 'awaiting_review>pending', 'awaiting_review>failed', 'awaiting_review>cancelled',
-   'completed>pending', 'completed>blocked',
-   'failed>pending', 'failed>blocked',
-   'cancelled>pending', 'cancelled>blocked'
- )
+ AND instr(
+   '|blocked>pending|blocked>cancelled'
+   || '|pending>assigned|pending>in_progress|pending>blocked|pending>cancelled|pending>failed'
+   || '|assigned>in_progress|assigned>pending|assigned>cancelled'
+   || '|in_progress>completed|in_progress>awaiting_review|in_progress>pending|in_progress>failed'
+   || '|in_progress>cancelled'
+   || '|awaiting_review>completed|awaiting_review>pending|awaiting_review>failed|awaiting_review>cancelled'
+   || '|completed>pending|completed>blocked'
+   || '|failed>pending|failed>blocked'
+   || '|cancelled>pending|cancelled>blocked|',
+   '|' || OLD.status || '>' || NEW.status || '|') = 0
 BEGIN
   SELECT RAISE(ABORT, 'illegal task status transition');
 END;
