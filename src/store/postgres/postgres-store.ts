@@ -944,7 +944,15 @@ class PostgresStore implements Store {
     return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
   }
 
-  async listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
+  listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
+    return this.queryEvents(filter, 'oldest');
+  }
+
+  /**
+   * The events matching `filter`: the first `limit` after the cursor (oldest first), or the latest
+   * `limit` (returned oldest first too).
+   */
+  private async queryEvents(filter: EventFilter, take: 'oldest' | 'latest'): Promise<CnsEvent[]> {
     const limit = clampLimit(filter.limit, 100, 1000);
     const where: string[] = [];
     const values: unknown[] = [];
@@ -957,11 +965,13 @@ class PostgresStore implements Store {
     if (filter.workflowId !== undefined) where.push(`workflow_id = ${p(filter.workflowId)}`);
     if (filter.agentId !== undefined) where.push(`agent_id = ${p(filter.agentId)}`);
     if (filter.kinds && filter.kinds.length > 0) where.push(`kind = ANY (${p(filter.kinds)}::text[])`);
+    const order = take === 'latest' ? 'DESC' : '';
     const rows = await this.q(
-      `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`,
+      `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${order} LIMIT ${limit}`,
       values,
     );
-    return rows.map(toEvent);
+    const events = rows.map(toEvent);
+    return take === 'latest' ? events.reverse() : events;
   }
 
   watch(listener: () => void): () => void {
@@ -970,23 +980,8 @@ class PostgresStore implements Store {
 
   // ── latest events and API tokens (appended: cns serve) ────────────────────────────────────────
 
-  async listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
-    const limit = clampLimit(filter.limit, 100, 1000);
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const p = (v: unknown) => {
-      values.push(v);
-      return `$${values.length}`;
-    };
-    if (filter.taskId !== undefined) where.push(`task_id = ${p(filter.taskId)}`);
-    if (filter.workflowId !== undefined) where.push(`workflow_id = ${p(filter.workflowId)}`);
-    if (filter.agentId !== undefined) where.push(`agent_id = ${p(filter.agentId)}`);
-    if (filter.kinds && filter.kinds.length > 0) where.push(`kind = ANY (${p(filter.kinds)}::text[])`);
-    const rows = await this.q(
-      `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`,
-      values,
-    );
-    return rows.map(toEvent).reverse();
+  listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
+    return this.queryEvents(filter, 'latest');
   }
 
   async createToken(input: NewToken): Promise<TokenRecord> {

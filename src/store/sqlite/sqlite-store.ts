@@ -1440,6 +1440,14 @@ class SqliteStore implements Store {
   }
 
   async listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
+    return this.queryEvents(filter, 'oldest');
+  }
+
+  /**
+   * The events matching `filter`: the first `limit` after the cursor (oldest first), or the latest
+   * `limit` (returned oldest first too).
+   */
+  private queryEvents(filter: EventFilter, take: 'oldest' | 'latest'): CnsEvent[] {
     const where: string[] = [];
     const params: Params = {};
     if (filter.after !== undefined && filter.after !== null) {
@@ -1463,34 +1471,15 @@ class SqliteStore implements Store {
       params.kinds = JSON.stringify(filter.kinds);
     }
     params.limit = clampLimit(filter.limit, EVENT_PAGE_DEFAULT, EVENT_PAGE_MAX);
-    const sql = `SELECT * FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT @limit`;
-    return this.stmt<EventRow>(sql).all(params).map(toEvent);
+    const sql = `SELECT * FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${take === 'latest' ? 'DESC' : ''} LIMIT @limit`;
+    const events = this.stmt<EventRow>(sql).all(params).map(toEvent);
+    return take === 'latest' ? events.reverse() : events;
   }
 
   // ── latest events and API tokens (appended: cns serve) ────────────────────────────────────────
 
   async listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
-    const where: string[] = [];
-    const params: Params = {};
-    if (filter.taskId !== undefined) {
-      where.push('task_id = @taskId');
-      params.taskId = filter.taskId;
-    }
-    if (filter.workflowId !== undefined) {
-      where.push('workflow_id = @workflowId');
-      params.workflowId = filter.workflowId;
-    }
-    if (filter.agentId !== undefined) {
-      where.push('agent_id = @agentId');
-      params.agentId = filter.agentId;
-    }
-    if (filter.kinds && filter.kinds.length > 0) {
-      where.push('kind IN (SELECT value FROM json_each(@kinds))');
-      params.kinds = JSON.stringify(filter.kinds);
-    }
-    params.limit = clampLimit(filter.limit, EVENT_PAGE_DEFAULT, EVENT_PAGE_MAX);
-    const sql = `SELECT * FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-    return this.stmt<EventRow>(sql).all(params).map(toEvent).reverse();
+    return this.queryEvents(filter, 'latest');
   }
 
   async createToken(input: NewToken): Promise<TokenRecord> {
