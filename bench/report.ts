@@ -504,7 +504,7 @@ function updateReadme(headline: string[]): void {
     '',
     ...headline,
   ].join('\n');
-  writeFileSync(path, `${text.slice(0, i + start.length)}\n${body}\n${text.slice(j)}`);
+  writeFileSync(path, `${text.slice(0, i + start.length)}\n\n${body}\n\n${text.slice(j)}`);
 }
 
 /** Hand-written explanations (bench/notes.json): why cns misses a target and what would close it. */
