@@ -65,7 +65,11 @@ export async function startMcp(db: string, args: string[], options: StartOptions
     { name: 'cns-test', version: '1.0.0' },
     options.era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
   );
-  await client.connect(transport);
+  try {
+    await client.connect(transport);
+  } catch (e) {
+    throw new Error(`cns mcp did not start: ${String(e)}; its stderr: ${err}`);
+  }
   const pid = transport.pid;
   if (pid === null) throw new Error('no pid');
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {

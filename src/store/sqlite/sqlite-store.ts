@@ -135,8 +135,8 @@ export async function openSqliteStore(path: string, options: StoreOptions): Prom
     db.pragma('foreign_keys = ON');
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     migrate(db, loadMigrations(), () => clock.now());
-    // From here on, write transactions wait for the lock in SqliteStore.immediate (see above).
-    db.pragma('busy_timeout = 0');
+    // The busy timeout stays on: statements outside SqliteStore.immediate (a cross-process race at
+    // start-up showed one) must still wait for the lock rather than fail with "database is locked".
     return new SqliteStore(db, options.policy, clock);
   } catch (err) {
     db.close();
