@@ -1,24 +1,63 @@
 /**
- * Claim cost must not grow with finished work: with 100,000 completed tasks in the table, the
- * claim statement reads the partial index of the claimable set, never scans the table.
+ * The hot statements must not slow down as finished work piles up. With 100,000 completed tasks
+ * (each with its attempt row and event), the generic plans the store's sessions cache (see
+ * sessionOptions in postgres-store.ts) read the partial index of the claimable set to claim and
+ * the primary keys to complete, and never scan a table. A second store whose statements were
+ * prepared while the tables were nearly empty still claims and completes on the large tables.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY } from '../src/core/policy.js';
-import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
-import { CLAIM } from '../src/store/postgres/sql.js';
+import type { NormalizedBatch } from '../src/core/batch.js';
+import { openPostgresStore, PLANNER_SETTINGS } from '../src/store/postgres/postgres-store.js';
+import { CLAIM, COMPLETE } from '../src/store/postgres/sql.js';
 import type { Store } from '../src/store/store.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from './support/postgres.js';
 
-describe('postgres: the claim plan with 100,000 finished tasks', () => {
+function oneTask(title: string): NormalizedBatch {
+  return {
+    workflow: null,
+    workflowId: null,
+    actor: 'test',
+    inputIndex: [0],
+    tasks: [
+      {
+        ref: null,
+        type: 'backend',
+        title,
+        spec: '',
+        input: null,
+        requires: [],
+        priority: 0,
+        runAfter: null,
+        dependsOnIndices: [],
+        dependsOnIds: [],
+        maxAttempts: 3,
+        review: false,
+        maxReviewRounds: 3,
+        idempotencyKey: null,
+        metadata: {},
+      },
+    ],
+  };
+}
+
+describe('postgres: hot statement plans with 100,000 finished tasks', () => {
   let s: FreshPostgresSchema;
-  let store: Store;
+  let early: Store;
   let client: pg.Client;
 
   beforeAll(async () => {
     s = await freshPostgresSchema();
-    store = await openPostgresStore(s.url, { policy: DEFAULT_POLICY, schema: s.schema });
-    client = new pg.Client({ connectionString: s.url });
+    // Statements prepared on nearly empty tables: their generic plans are cached per session.
+    early = await openPostgresStore(s.url, { policy: DEFAULT_POLICY, schema: s.schema });
+    const worker = await early.registerAgent({ name: 'early', type: 'backend' });
+    for (let i = 0; i < 6; i++) {
+      await early.createTasks(oneTask(`early ${i}`));
+      const c = await early.claim(worker);
+      await early.complete(c!.task.id, c!.leaseToken, { result: 'ok' });
+    }
+    client = new pg.Client({ connectionString: s.url, options: PLANNER_SETTINGS });
     await client.connect();
     await client.query(`SET search_path TO "${s.schema}"`);
     await client.query(`
@@ -26,58 +65,51 @@ describe('postgres: the claim plan with 100,000 finished tasks', () => {
                          completed_by, result, created_at, updated_at, started_at, finished_at)
       SELECT 'backend', 'done ' || g, 0, 'completed', 3, 3, 1, 1, 'ok', g, g, g, g
       FROM generate_series(1, 100000) AS g`);
-    await client.query('ANALYZE tasks');
+    await client.query(`
+      INSERT INTO attempts (task_id, seq, agent_id, agent_name, started_at, ended_at, outcome, result)
+      SELECT id, 1, 1, 'old', 0, 0, 'completed', 'ok' FROM tasks WHERE title LIKE 'done %'`);
+    await client.query(`
+      INSERT INTO events (at, kind, task_id, agent_id, actor, from_status, to_status)
+      SELECT 0, 'task.completed', id, 1, 'old', 'in_progress', 'completed' FROM tasks WHERE title LIKE 'done %'`);
+    await client.query('ANALYZE tasks, attempts, events');
   }, 120_000);
 
   afterAll(async () => {
     await client?.end();
-    await store?.close();
+    await early?.close();
     await s?.drop();
   });
 
-  it('uses the partial indexes of the claimable set and no sequential scan of tasks', async () => {
-    await store.createTasks({
-      workflow: null,
-      workflowId: null,
-      actor: 'test',
-      inputIndex: [0],
-      tasks: [
-        {
-          ref: null,
-          type: 'backend',
-          title: 'the one to claim',
-          spec: '',
-          input: null,
-          requires: [],
-          priority: 0,
-          runAfter: null,
-          dependsOnIndices: [],
-          dependsOnIds: [],
-          maxAttempts: 3,
-          review: false,
-          maxReviewRounds: 3,
-          idempotencyKey: null,
-          metadata: {},
-        },
-      ],
-    });
-    const agent = await store.registerAgent({ name: 'planner', type: 'backend' });
-    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${CLAIM}`, [
-      null,
-      agent.id,
-      'backend',
-      [],
-      'planner',
-      'token',
-      30_000,
-    ]);
-    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+  async function genericPlan(sql: string): Promise<string> {
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (GENERIC_PLAN) ${sql}`);
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  }
+
+  it('claims through the partial indexes of the claimable set, with no sequential scan', async () => {
+    const plan = await genericPlan(CLAIM);
     console.log(`claim plan with 100,000 completed tasks:\n${plan}`);
     expect(plan).toContain('tasks_pending_claim_idx');
     expect(plan).toContain('tasks_assigned_idx');
-    expect(plan).not.toMatch(/Seq Scan on tasks/);
-    // And the claim itself works on that table.
-    const claimed = await store.claim(agent);
+    expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  it('completes through the primary key and the running-attempt index, with no sequential scan', async () => {
+    const plan = await genericPlan(COMPLETE);
+    console.log(`complete plan with 100,000 completed tasks:\n${plan}`);
+    expect(plan).toContain('tasks_pkey');
+    // The running attempts are looked up by task id, not found by reading the whole index.
+    expect(plan).toMatch(/using attempts_one_running_idx on attempts a\b.*\n\s+Index Cond: \(task_id = ANY/);
+    expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  it('a store whose plans were cached on nearly empty tables still claims and completes', async () => {
+    await early.createTasks(oneTask('the one to claim'));
+    const agent = await early.registerAgent({ name: 'planner', type: 'backend' });
+    const claimed = await early.claim(agent);
     expect(claimed?.task.title).toBe('the one to claim');
+    const done = await early.complete(claimed!.task.id, claimed!.leaseToken, { result: 'ok' });
+    expect(done.status).toBe('completed');
+    const attempts = await early.listAttempts(done.id);
+    expect(attempts.map((a) => a.outcome)).toEqual(['completed']);
   }, 60_000);
 });

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openCoordinator } from '../../src/coordinator/open-coordinator.js';
 import { CLAIM } from '../../src/store/postgres/sql.js';
+import { PLANNER_SETTINGS } from '../../src/store/postgres/postgres-store.js';
 import type { Coordinator } from '../../src/coordinator/coordinator.js';
 import type { Agent } from '../../src/core/types.js';
 import { projectVersion } from '../lib/machine.js';
@@ -303,24 +304,39 @@ export function cnsScale(db: DbKind): ScaleSystem {
 }
 
 /**
- * EXPLAIN (ANALYZE, BUFFERS) of cns's PostgreSQL claim statement (src/store/postgres/sql.ts CLAIM),
- * with ten tasks pending, inside a transaction that is rolled back.
+ * EXPLAIN (ANALYZE, BUFFERS) of cns's PostgreSQL claim statement (src/store/postgres/sql.ts CLAIM)
+ * for one agent, with ten tasks pending, inside a transaction that is rolled back; planned with the
+ * store's own session settings (generic plan, see sessionOptions in postgres-store.ts).
  */
 async function explainClaim(cns: Coordinator, db: string, agent: Agent): Promise<string> {
   await enqueueCns(cns, 10);
-  const client = new pg.Client({ connectionString: db, options: '-c search_path=cns' });
+  const client = new pg.Client({ connectionString: db, options: `-c search_path=cns ${PLANNER_SETTINGS}` });
   await client.connect();
   try {
     await client.query('BEGIN');
+    await client.query({ name: 'claim', text: CLAIM, values: CLAIM_VALUES(agent, 'warm-up') });
+    await client.query('ROLLBACK');
+    await client.query('BEGIN');
+    const values = CLAIM_VALUES(agent, 'explain-token').map((v) => (v === null ? 'NULL' : `'${literal(v)}'`));
     const res = await client.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${CLAIM}`,
-      [null, agent.id, agent.type, agent.capabilities, agent.name, 'explain-token', 30_000],
+      `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE claim(${values.join(', ')})`,
     );
     await client.query('ROLLBACK');
     return res.rows.map((r) => r['QUERY PLAN']).join('\n');
   } finally {
     await client.end();
   }
+}
+
+/** The parameters of CLAIM for one agent (a batch of one). */
+function CLAIM_VALUES(agent: Agent, token: string): unknown[] {
+  return [null, [agent.id], [agent.name], [token], [30_000], agent.type, agent.capabilities];
+}
+
+/** A bench-controlled value as the body of a SQL literal (arrays in PostgreSQL's text form). */
+function literal(v: unknown): string {
+  const text = Array.isArray(v) ? `{${v.map((x) => `"${String(x)}"`).join(',')}}` : String(v);
+  return text.replace(/'/g, "''");
 }
 
 /** Inserts `n` finished tasks (with one attempt and one event each) straight into cns's tables. */

@@ -38,6 +38,42 @@ export function claimTests(h: BackendHarness): void {
       expect(claimed).toHaveLength(20);
     });
 
+    it('concurrent claims by agents of different types and capabilities each get a task they may take', async () => {
+      // The older task needs git: whichever of the two backend agents claims first, each ends up
+      // with the task it alone can or should take.
+      await create(ctx.store, [
+        { type: 'backend', title: 'needs git', requires: ['git'] },
+        { type: 'backend', title: 'plain backend' },
+        { type: 'frontend', title: 'frontend' },
+      ]);
+      const plain = await ctx.agent('plain', 'backend');
+      const git = await ctx.agent('git', 'backend', ['git']);
+      const fe = await ctx.agent('fe', 'frontend');
+      const other = await ctx.agent('other', 'docs');
+      const [a, b, c, d] = await Promise.all(
+        [git, plain, fe, other].map((agent) => ctx.store.claim(refOf(agent))),
+      );
+      expect(a?.task.title).toBe('needs git');
+      expect(b?.task.title).toBe('plain backend');
+      expect(c?.task.title).toBe('frontend');
+      expect(d).toBeNull();
+      expect(a?.task.lease?.agentId).toBe(git.id);
+      expect(b?.task.lease?.agentId).toBe(plain.id);
+    });
+
+    it('two concurrent claims by one agent get two different tasks', async () => {
+      await create(ctx.store, [
+        { type: 'backend', title: 'first' },
+        { type: 'backend', title: 'second' },
+      ]);
+      const a = await ctx.agent('eager');
+      const [x, y] = await Promise.all([ctx.store.claim(refOf(a)), ctx.store.claim(refOf(a))]);
+      expect(x && y).toBeTruthy();
+      expect(new Set([x!.task.title, y!.task.title])).toEqual(new Set(['first', 'second']));
+      expect(x!.leaseToken).not.toBe(y!.leaseToken);
+      expect((await ctx.getAgent(a.id)).heldTasks.sort()).toEqual([x!.task.id, y!.task.id].sort());
+    });
+
     it('a claim sets in_progress, attempts + 1, a lease expiring now + leaseMs, an attempt row and task.claimed', async () => {
       const t = await createOne(ctx.store, { title: 'claim me' });
       const a = await ctx.agent('alice');

@@ -118,6 +118,46 @@ export function leaseTests(h: BackendHarness): void {
       expect(before.status).toBe('pending');
     });
 
+    it('among concurrent completions, one with a stale token fails alone and the others complete', async () => {
+      const tasks = [];
+      for (let i = 0; i < 4; i++) tasks.push(await createOne(ctx.store, { title: `t${i}` }));
+      const claims = [];
+      for (let i = 0; i < 4; i++) claims.push(await ctx.claim(await ctx.agent(`w${i}`)));
+      const outcomes = await Promise.allSettled(
+        claims.map((c, i) =>
+          ctx.store.complete(c.task.id, i === 2 ? BOGUS_TOKEN : c.leaseToken, { result: `r${i}` }),
+        ),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      await expectLeaseLost(
+        Promise.reject((outcomes[2] as PromiseRejectedResult).reason),
+        claims[2]!.task.id,
+      );
+      for (const i of [0, 1, 3]) {
+        const t = await ctx.task(claims[i]!.task.id);
+        expect(t.status).toBe('completed');
+        expect(t.result).toBe(`r${i}`);
+      }
+      const stale = await ctx.task(claims[2]!.task.id);
+      expect(stale.status).toBe('in_progress');
+      expect(stale.lease?.token).toBe(claims[2]!.leaseToken);
+      expect(stale.result).toBeNull();
+    });
+
+    it('the same completion sent twice at once completes the task once', async () => {
+      const t = await createOne(ctx.store);
+      const c = await ctx.claim(await ctx.agent('twice'));
+      const outcomes = await Promise.allSettled([
+        ctx.store.complete(t.id, c.leaseToken, { result: 'one' }),
+        ctx.store.complete(t.id, c.leaseToken, { result: 'two' }),
+      ]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+      await expectLeaseLost(Promise.reject(lost.reason), t.id, 'finished');
+      expect(await ctx.store.listEvents({ taskId: t.id, kinds: ['task.completed'] })).toHaveLength(1);
+      expect(await ctx.store.listAttempts(t.id)).toHaveLength(1);
+    });
+
     it('a random token → LeaseLostError and nothing changes', async () => {
       const t = await createOne(ctx.store);
       const a = await ctx.agent('a');

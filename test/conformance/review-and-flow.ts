@@ -58,6 +58,32 @@ export function flowTests(h: BackendHarness): void {
       expect(deps.find((d) => d.taskId === a.id)?.result).toBe('A done');
     });
 
+    it('two dependencies completed at the same moment unblock their dependent once', async () => {
+      const res = await create(ctx.store, [
+        { ref: 'a', type: 'backend', title: 'A' },
+        { ref: 'c', type: 'backend', title: 'C' },
+        { ref: 'b', type: 'backend', title: 'B', dependsOn: ['a', 'c'] },
+      ]);
+      const [a, c, b] = [res.tasks[0]!, res.tasks[1]!, res.tasks[2]!];
+      const one = await ctx.agent('one');
+      const two = await ctx.agent('two');
+      const ca = await ctx.claim(one);
+      const cc = await ctx.claim(two);
+      expect(new Set([ca.task.id, cc.task.id])).toEqual(new Set([a.id, c.id]));
+      const done = await Promise.all([
+        ctx.store.complete(ca.task.id, ca.leaseToken, { result: 'first' }),
+        ctx.store.complete(cc.task.id, cc.leaseToken, { result: 'second' }),
+      ]);
+      expect(done.map((t) => t.status)).toEqual(['completed', 'completed']);
+      expect((await ctx.task(b.id)).status).toBe('pending');
+      const unblocked = await ctx.store.listEvents({ taskId: b.id, kinds: ['task.unblocked'] });
+      expect(unblocked).toHaveLength(1);
+      expect(['one', 'two']).toContain(unblocked[0]!.actor);
+      const next = await ctx.claim(one);
+      expect(next.task.id).toBe(b.id);
+      expect(next.dependencies.map((d) => d.result).sort()).toEqual(['first', 'second']);
+    });
+
     it('a failed dependency leaves its dependent blocked', async () => {
       const res = await create(ctx.store, [
         { ref: 'a', type: 'backend', title: 'A' },

@@ -49,6 +49,7 @@ import type {
   TaskFilter,
 } from '../store.js';
 import { ChangeListener } from './change-listener.js';
+import { StatementBatcher, type BatchOutcome } from './statement-batcher.js';
 import {
   DEFAULT_SCHEMA,
   isConnectionError,
@@ -79,6 +80,20 @@ const PG_TYPES = {
 
 type Queryable = pg.Pool | pg.PoolClient;
 
+interface ClaimCall {
+  agent: AgentRef;
+  leaseMs: Millis;
+  token: string;
+}
+
+interface CompleteCall {
+  taskId: number;
+  leaseToken: string;
+  result: string;
+  /** JSON text, or null. */
+  data: string | null;
+}
+
 /** Opens (and migrates) the store in `options.schema` (default `cns`) of the database at `url`. */
 export async function openPostgresStore(
   url: string,
@@ -86,7 +101,7 @@ export async function openPostgresStore(
 ): Promise<Store> {
   const schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const pool = new pg.Pool({
-    ...withSearchPath(url, schema),
+    ...sessionOptions(url, schema),
     connectionTimeoutMillis: 10_000,
     types: PG_TYPES,
   });
@@ -117,6 +132,18 @@ class PostgresStore implements Store {
   readonly capabilities: StoreCapabilities;
   private readonly changes: ChangeListener;
   private closed = false;
+  /** Concurrent claims of agents with the same type and capabilities share one statement. */
+  private readonly claims = new StatementBatcher<ClaimCall, ClaimedTask | null>(
+    (calls) => this.claimBatch(calls),
+    {
+      keyOf: (c) => JSON.stringify([c.agent.type, [...c.agent.capabilities].sort()]),
+      idOf: (c) => c.agent.id,
+    },
+  );
+  /** Concurrent completions share one statement. */
+  private readonly completions = new StatementBatcher<CompleteCall, Task>((calls) =>
+    this.completeBatch(calls),
+  );
 
   constructor(
     private readonly url: string,
@@ -547,39 +574,44 @@ class PostgresStore implements Store {
 
   // ── the lifecycle ───────────────────────────────────────────────────────────────────────────
 
-  async claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null> {
-    const token = newLeaseToken();
-    let rows: Row[];
-    try {
-      rows = await this.q(
-        SQL.CLAIM,
-        [
-          this.clockNow(),
-          agent.id,
-          agent.type,
-          agent.capabilities,
-          agent.name,
-          token,
-          leaseMs ?? this.policy.leaseMs,
-        ],
-        this.pool,
-        'cns_claim',
-      );
-    } catch (err) {
-      if (pgCode(err) === '23503') throw new NotFoundError('agent', agent.id);
-      throw err;
-    }
-    const row = rows[0];
-    if (!row) return null;
-    this.changed();
-    const task = toTask(row);
-    return {
-      task,
-      leaseToken: token,
-      leaseExpiresAt: task.lease!.expiresAt,
-      dependencies: ((row.deps as Row[] | null) ?? []).map(toDependency),
-      handoff: ((row.handoff as Row[] | null) ?? []).map(toAttempt),
-    };
+  claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null> {
+    return this.claims.submit({ agent, leaseMs: leaseMs ?? this.policy.leaseMs, token: newLeaseToken() });
+  }
+
+  /** One CLAIM statement for a batch of agents of one type and capability set (at most one call each). */
+  private async claimBatch(calls: ClaimCall[]): Promise<BatchOutcome<ClaimedTask | null>[]> {
+    const { type, capabilities } = calls[0]!.agent;
+    const rows = await this.q(
+      SQL.CLAIM,
+      [
+        this.clockNow(),
+        calls.map((c) => c.agent.id),
+        calls.map((c) => c.agent.name),
+        calls.map((c) => c.token),
+        calls.map((c) => c.leaseMs),
+        type,
+        capabilities,
+      ],
+      this.pool,
+      'cns_claim',
+    );
+    if (rows.length > 0) this.changed();
+    const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+    return calls.map((call, i): BatchOutcome<ClaimedTask | null> => {
+      const row = byOrd.get(i + 1);
+      if (!row) return { ok: true, value: null };
+      const task = toTask(row);
+      return {
+        ok: true,
+        value: {
+          task,
+          leaseToken: call.token,
+          leaseExpiresAt: task.lease!.expiresAt,
+          dependencies: ((row.deps as Row[] | null) ?? []).map(toDependency),
+          handoff: ((row.handoff as Row[] | null) ?? []).map(toAttempt),
+        },
+      };
+    });
   }
 
   async assign(taskId: number, agentId: number, actor: string): Promise<Task> {
@@ -660,15 +692,43 @@ class PostgresStore implements Store {
 
   async complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
     if (typeof input.result !== 'string') throw new InvalidInputError('result must be text');
+    return this.completions.submit({ taskId, leaseToken, result: input.result, data: jsonParam(input.data) });
+  }
+
+  /** One COMPLETE statement for a batch of completions (ordered by task id: rows locked in one order). */
+  private async completeBatch(calls: CompleteCall[]): Promise<BatchOutcome<Task>[]> {
+    const order = calls.map((_, i) => i).sort((a, b) => calls[a]!.taskId - calls[b]!.taskId);
+    const sorted = order.map((i) => calls[i]!);
     const rows = await this.q(
       SQL.COMPLETE,
-      [this.clockNow(), taskId, leaseToken, input.result, jsonParam(input.data)],
+      [
+        this.clockNow(),
+        sorted.map((c) => c.taskId),
+        sorted.map((c) => c.leaseToken),
+        sorted.map((c) => c.result),
+        sorted.map((c) => c.data),
+      ],
       this.pool,
       'cns_complete',
     );
-    if (!rows[0]) return this.leaseLost(taskId);
-    this.changed();
-    return toTask(rows[0]);
+    if (rows.length > 0) this.changed();
+    const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
+    const outcomes = new Array<BatchOutcome<Task>>(calls.length);
+    await Promise.all(
+      order.map(async (callIndex, pos) => {
+        const row = byOrd.get(pos + 1);
+        if (row) {
+          outcomes[callIndex] = { ok: true, value: toTask(row) };
+          return;
+        }
+        try {
+          await this.leaseLost(calls[callIndex]!.taskId);
+        } catch (error) {
+          outcomes[callIndex] = { ok: false, error };
+        }
+      }),
+    );
+    return outcomes;
   }
 
   async fail(
@@ -748,7 +808,11 @@ class PostgresStore implements Store {
            SELECT * FROM upd`,
           [taskId, now, input.reviewer, input.reviewerAgentId ?? null, feedback],
         );
-        await c.query('SELECT unblock_dependents($1, $2, $3)', [taskId, now, input.reviewer]);
+        await c.query('SELECT unblock_dependents(ARRAY[$1::bigint], ARRAY[$3::text], $2::bigint)', [
+          taskId,
+          now,
+          input.reviewer,
+        ]);
         return toTask(res.rows[0]!);
       }
       const rounds = Number(cur.review_rounds) + 1;
@@ -1040,12 +1104,25 @@ function toTokenRecord(r: Row): TokenRecord {
   };
 }
 
+/** The planner settings of every pool session (see sessionOptions). */
+export const PLANNER_SETTINGS = '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off';
+
 /**
- * Connection settings whose sessions start with search_path = the store's schema (a startup
- * parameter: no extra round trip). A URL's own `options` parameter is kept and extended.
+ * Session settings, sent as startup parameters (no extra round trip):
+ * - search_path = the store's schema;
+ * - plan_cache_mode = force_generic_plan: the hot paths are named (prepared) statements run
+ *   thousands of times a second; planning their CTEs anew on every execution (PostgreSQL's custom
+ *   plans, which it kept choosing) cost more server time than running them. Statements without a
+ *   name (the reads, the dashboard's queries) are planned per execution whatever this says.
+ * - enable_seqscan = off: a generic plan is built once per connection, from the table sizes of
+ *   that moment, and kept; built while attempts or tasks were nearly empty it would scan them
+ *   sequentially for as long as the connection lives, however large they grow. With sequential
+ *   scans disabled the planner takes an index wherever one fits (every statement here has one)
+ *   and still scans a table when nothing else can answer.
+ * A URL's own `options` parameter is kept and extended.
  */
-function withSearchPath(url: string, schema: string): pg.PoolConfig {
-  const setting = `-c search_path=${schema}`;
+export function sessionOptions(url: string, schema: string): pg.PoolConfig {
+  const setting = `-c search_path=${schema} ${PLANNER_SETTINGS}`;
   if (/[?&]options=/.test(url)) {
     try {
       const u = new URL(url);

@@ -4,11 +4,19 @@
  * within a statement). Names resolve through the connection's search_path (the store's schema).
  *
  * Each write is one statement: data-modifying CTEs update the task, its attempt row and append the
- * event atomically, in one round trip.
+ * event atomically, in one round trip. Claims and completions take arrays: the store sends the
+ * concurrent calls of one process as one statement (statement-batcher.ts).
  */
 
 /** The store's idea of now inside a statement. */
 export const NOW = 'coalesce($1::bigint, now_ms())';
+
+/**
+ * Finds the running attempts of the tasks an `upd` CTE changed by index lookup: the ids as one
+ * array (computed once) make an index condition on attempts, where a join alone lets the planner
+ * read the whole running-attempt index and filter it.
+ */
+const RUNNING_OF_UPD = 'a.task_id = ANY (ARRAY(SELECT upd.id FROM upd))';
 
 /** Clears the lease columns (in a SET list). */
 const NO_LEASE =
@@ -24,42 +32,57 @@ const NO_LEASE =
 const FENCE = 't.id = $2 AND t.lease_token = $3';
 
 /**
- * Claim: the agent's assigned task first, else the best pending task it may take — one statement.
- * $2 agent id, $3 agent type, $4 agent capabilities, $5 agent name, $6 fresh lease token, $7 lease ms.
+ * Claim, for a batch of agents of one type with the same capabilities (statement-batcher.ts): each
+ * agent's assigned task first, else the best pending tasks they may take — one statement.
+ * Request arrays (one element per agent, at most one request per agent): $2 agent ids, $3 agent
+ * names, $4 fresh lease tokens, $5 lease ms; then $6 the agents' type, $7 their capabilities.
  * Skips rows other claimers hold locked, so concurrent claims never wait on or return the same task.
+ * The pending tasks are taken best first and handed out in request order; at most one per request
+ * (LIMIT = the number of requests). Rows come back with `ord`, the 1-based request position.
  * A first claim (started_at still null) has no earlier attempts: no handoff to read.
  */
 export const CLAIM = `
-WITH next AS (
-  SELECT * FROM (
-    SELECT id, status, started_at IS NULL AS first FROM tasks
-    WHERE status = 'assigned' AND assigned_to = $2
+WITH req AS (
+  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY
+    AS r(agent_id, agent_name, token, lease_ms, ord)
+), assigned AS (
+  SELECT r.ord, a.id, a.first
+  FROM req r CROSS JOIN LATERAL (
+    SELECT id, started_at IS NULL AS first FROM tasks
+    WHERE status = 'assigned' AND assigned_to = r.agent_id
     ORDER BY priority DESC, id
-    LIMIT 1 FOR UPDATE SKIP LOCKED) assigned
+    LIMIT 1 FOR UPDATE SKIP LOCKED) a
+), need AS (
+  SELECT r.ord, row_number() OVER (ORDER BY r.ord) AS k
+  FROM req r WHERE r.ord NOT IN (SELECT ord FROM assigned)
+), pending AS (
+  SELECT p.id, p.first, row_number() OVER (ORDER BY p.priority DESC, p.id) AS k FROM (
+    SELECT id, priority, started_at IS NULL AS first FROM tasks
+    WHERE status = 'pending' AND type = $6 AND requires <@ $7::text[] AND run_after <= ${NOW}
+    ORDER BY priority DESC, id
+    LIMIT cardinality($2::bigint[]) FOR UPDATE SKIP LOCKED) p
+), next AS (
+  SELECT ord, id, 'assigned'::text AS from_status, first FROM assigned
   UNION ALL
-  SELECT * FROM (
-    SELECT id, status, started_at IS NULL AS first FROM tasks
-    WHERE status = 'pending' AND type = $3 AND requires <@ $4::text[] AND run_after <= ${NOW}
-    ORDER BY priority DESC, id
-    LIMIT 1 FOR UPDATE SKIP LOCKED) pending
-  LIMIT 1
+  SELECT need.ord, pending.id, 'pending'::text, pending.first FROM need JOIN pending USING (k)
 ), claimed AS (
   UPDATE tasks t SET
     status = 'in_progress', attempts = t.attempts + 1, assigned_to = NULL,
-    lease_agent_id = $2, lease_agent_name = $5, lease_token = $6, lease_expires_at = ${NOW} + $7::bigint,
-    started_at = coalesce(t.started_at, ${NOW}), updated_at = ${NOW}
-  FROM next WHERE t.id = next.id
-  RETURNING t.*, next.status AS from_status, next.first
+    lease_agent_id = r.agent_id, lease_agent_name = r.agent_name, lease_token = r.token,
+    lease_expires_at = ${NOW} + r.lease_ms, started_at = coalesce(t.started_at, ${NOW}), updated_at = ${NOW}
+  FROM next JOIN req r USING (ord)
+  WHERE t.id = next.id
+  RETURNING t.*, next.ord, next.from_status, next.first
 ), attempt AS (
   INSERT INTO attempts (task_id, seq, agent_id, agent_name, started_at)
   SELECT c.id, CASE WHEN c.first THEN 1 ELSE (SELECT count(*) FROM attempts a WHERE a.task_id = c.id) + 1 END,
-         $2, $5, c.updated_at
+         c.lease_agent_id, c.lease_agent_name, c.updated_at
   FROM claimed c
 ), event AS (
   INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, data)
-  SELECT c.updated_at, 'task.claimed', c.id, c.workflow_id, $2, $5, c.from_status, 'in_progress',
-         jsonb_build_object('attempt', c.attempts, 'leaseExpiresAt', c.lease_expires_at)
-  FROM claimed c
+  SELECT c.updated_at, 'task.claimed', c.id, c.workflow_id, c.lease_agent_id, c.lease_agent_name, c.from_status,
+         'in_progress', jsonb_build_object('attempt', c.attempts, 'leaseExpiresAt', c.lease_expires_at)
+  FROM claimed c ORDER BY c.ord
 )
 SELECT c.*,
   CASE WHEN cardinality(c.depends_on) = 0 THEN '[]'::jsonb ELSE (
@@ -72,34 +95,44 @@ SELECT c.*,
 FROM claimed c`;
 
 /**
- * Complete: $2 task, $3 token, $4 result, $5 result data (jsonb). Review tasks go to
- * awaiting_review; others complete and unblock their dependents (unblock_dependents takes its own
- * snapshots after locking them, see 0001_initial.sql).
+ * Complete a batch (statement-batcher.ts). Request arrays: $2 task ids, $3 lease tokens, $4 results,
+ * $5 result data (jsonb, NULL for none). Each task passes its own fence; rows come back with `ord`,
+ * the 1-based request position, and a request without a row found its lease gone. Review tasks go
+ * to awaiting_review; others complete, and then their dependents whose dependencies are all
+ * completed become pending (unblock_dependents, once for the whole batch: it counts every task this
+ * statement completed as completed, see 0003_batched_completion.sql).
  */
 export const COMPLETE = `
-WITH upd AS (
+WITH req AS (
+  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY
+    AS r(id, token, result, data, ord)
+), upd AS (
   UPDATE tasks t SET
     status = CASE WHEN t.review THEN 'awaiting_review' ELSE 'completed' END,
-    result = $4, result_data = $5::jsonb, error = NULL, completed_by = t.lease_agent_id, ${NO_LEASE},
+    result = r.result, result_data = r.data, error = NULL, completed_by = t.lease_agent_id, ${NO_LEASE},
     finished_at = CASE WHEN t.review THEN NULL ELSE ${NOW} END, updated_at = ${NOW}
-  WHERE ${FENCE}
-  RETURNING t.*
+  FROM req r WHERE t.id = r.id AND t.lease_token = r.token
+  RETURNING t.*, r.ord
 ), att AS (
   UPDATE attempts a SET ended_at = upd.updated_at, result = upd.result,
     outcome = CASE WHEN upd.status = 'awaiting_review' THEN 'submitted_for_review' ELSE 'completed' END
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
   RETURNING a.task_id, a.agent_name
 ), ev AS (
   INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status)
   SELECT upd.updated_at, CASE WHEN upd.status = 'awaiting_review' THEN 'task.submitted' ELSE 'task.completed' END,
          upd.id, upd.workflow_id, upd.completed_by, coalesce(att.agent_name, 'agent'), 'in_progress', upd.status
   FROM upd LEFT JOIN att ON att.task_id = upd.id
-  RETURNING task_id, actor
+  ORDER BY upd.ord
+  RETURNING task_id, actor, to_status
+), unblocked AS (
+  SELECT unblock_dependents(
+    coalesce(array_agg(ev.task_id ORDER BY ev.task_id) FILTER (WHERE ev.to_status = 'completed'), '{}'),
+    coalesce(array_agg(ev.actor ORDER BY ev.task_id) FILTER (WHERE ev.to_status = 'completed'), '{}'),
+    ${NOW}) AS ids
+  FROM ev
 )
-SELECT upd.*,
-  CASE WHEN upd.status = 'completed' THEN unblock_dependents(upd.id, upd.updated_at, ev.actor)
-       ELSE '{}'::bigint[] END AS unblocked
-FROM upd JOIN ev ON ev.task_id = upd.id`;
+SELECT upd.* FROM upd, unblocked`;
 
 /** Renew one lease: $2 task, $3 token, $4 lease ms. */
 export const HEARTBEAT_TASK = `
@@ -125,7 +158,7 @@ WITH upd AS (
     note = CASE WHEN $4::boolean THEN $5::text ELSE a.note END,
     percent = CASE WHEN $6::boolean THEN $7::float8 ELSE a.percent END,
     checkpoint = CASE WHEN $8::boolean THEN $9::jsonb ELSE a.checkpoint END
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
 ), ev AS (
   INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data)
   SELECT upd.updated_at, 'task.progress', upd.id, upd.workflow_id, upd.lease_agent_id, upd.lease_agent_name,
@@ -151,7 +184,7 @@ WITH upd AS (
   RETURNING t.*
 ), att AS (
   UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'failed', error = $4::text
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
   RETURNING a.task_id, a.agent_id, a.agent_name
 ), ev AS (
   INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
@@ -171,7 +204,7 @@ WITH upd AS (
   RETURNING t.*
 ), att AS (
   UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'released'
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
   RETURNING a.task_id, a.agent_id, a.agent_name
 ), ev AS (
   INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
@@ -210,7 +243,7 @@ WITH sel AS (
   RETURNING t.*
 ), att AS (
   UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'expired', error = 'lease expired'
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
+  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
   RETURNING a.task_id, a.agent_id, a.agent_name
 ), ev AS (
   INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
