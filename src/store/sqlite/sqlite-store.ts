@@ -342,6 +342,11 @@ class SqliteStore implements Store {
       closeAttempt: p<{ agent_id: number; agent_name: string }>(`UPDATE attempts SET ended_at = @now,
           outcome = @outcome, result = COALESCE(@result, result), error = COALESCE(@error, error)
         WHERE task_id = @taskId AND outcome = 'running' RETURNING agent_id, agent_name`),
+      // The completion's: no RETURNING (SQLite buffers returned rows in a temporary table, which
+      // cost more than the rest of this update); the event's actor is read from agents instead.
+      finishAttempt: p<unknown>(`UPDATE attempts SET ended_at = @now, outcome = @outcome, result = @result
+        WHERE task_id = @taskId AND outcome = 'running'`),
+      agentName: p1<string>('SELECT name FROM agents WHERE id = ?').pluck(),
       progressAttempt: p<unknown>(`UPDATE attempts SET note = COALESCE(@note, note),
           percent = COALESCE(@percent, percent), checkpoint = COALESCE(@checkpoint, checkpoint)
         WHERE task_id = @id AND outcome = 'running'`),
@@ -1110,22 +1115,28 @@ class SqliteStore implements Store {
       const row = taskRowFromRaw(this.s.taskRaw.get(taskId)!);
       assertTransition('in_progress', row.status);
       const review = row.status === 'awaiting_review';
-      const by = this.closeAttempt(taskId, review ? 'submitted_for_review' : 'completed', now, {
+      this.s.finishAttempt.run({
+        taskId,
+        outcome: review ? 'submitted_for_review' : 'completed',
+        now,
         result: input.result,
       });
+      // completed_by is the holder's id (set from the lease by the update above).
+      const actor =
+        (row.completed_by === null ? undefined : this.s.agentName.get(row.completed_by)) ?? 'agent';
       this.event(
         {
           kind: review ? 'task.submitted' : 'task.completed',
           taskId,
           workflowId: row.workflow_id,
           agentId: row.completed_by,
-          actor: by?.agent_name ?? 'agent',
+          actor,
           fromStatus: 'in_progress',
           toStatus: row.status,
         },
         now,
       );
-      if (!review) this.unblockDependents(taskId, now, by?.agent_name ?? 'agent');
+      if (!review) this.unblockDependents(taskId, now, actor);
       return this.task(row);
     });
   }
