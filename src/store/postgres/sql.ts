@@ -134,6 +134,33 @@ WITH req AS (
 )
 SELECT upd.* FROM upd, unblocked`;
 
+/**
+ * Create a batch of independent tasks in one statement (no workflow to create, no dependencies,
+ * no idempotency keys: nothing to look up first). $2 the tasks as a JSON array in batch order, each
+ * with `ord`, its 1-based position; $3 the actor, $4 the workflow (or NULL). Ids are drawn in
+ * array order; rows come back with their `ord`. The NOTIFY of the insert trigger wakes waiting agents.
+ */
+export const INSERT_PLAIN_TASKS = `
+WITH x AS (
+  SELECT nextval('tasks_id_seq') AS id, x.*
+  FROM jsonb_to_recordset($2::jsonb) AS x(
+    ref text, type text, requires text[], title text, spec text, input jsonb, priority integer,
+    run_after bigint, max_attempts integer, review boolean, max_review_rounds integer, metadata jsonb, ord bigint)
+), ins AS (
+  INSERT INTO tasks (id, workflow_id, ref, type, requires, title, spec, input, priority, run_after, status,
+    max_attempts, review, max_review_rounds, metadata, created_by, created_at, updated_at)
+  SELECT x.id, $4::bigint, x.ref, x.type, x.requires, x.title, x.spec, x.input, x.priority,
+    coalesce(x.run_after, ${NOW}), 'pending', x.max_attempts, x.review, x.max_review_rounds, x.metadata,
+    $3::text, ${NOW}, ${NOW}
+  FROM x ORDER BY x.ord
+  RETURNING *
+), ev AS (
+  INSERT INTO events (at, kind, task_id, workflow_id, actor, to_status, message)
+  SELECT ins.created_at, 'task.created', ins.id, ins.workflow_id, $3::text, ins.status, ins.title
+  FROM ins ORDER BY ins.id
+)
+SELECT ins.*, x.ord FROM ins JOIN x ON x.id = ins.id ORDER BY x.ord`;
+
 /** Renew one lease: $2 task, $3 token, $4 lease ms. */
 export const HEARTBEAT_TASK = `
 UPDATE tasks t SET lease_expires_at = ${NOW} + $4::bigint
