@@ -34,13 +34,14 @@ export async function runDrain(
   for (let r = 1; r <= options.runs; r++) {
     for (const [i, s] of systems.entries()) {
       const res = results[i]!;
+      const started = Date.now();
       try {
         const run = await s.drain(env, options.n, options.concurrency);
         res.tasksPerSec.push(run.tasksPerSec);
         res.seconds.push(run.seconds);
         res.checks.push(run.check);
         env.log(
-          `drain run ${r}/${options.runs} ${s.label}: ${Math.round(run.tasksPerSec)} tasks/s (${run.seconds.toFixed(2)} s) exactly-once ${run.check.ok ? 'ok' : `FAILED ${JSON.stringify(run.check)}`}`,
+          `drain run ${r}/${options.runs} ${s.label}: ${Math.round(run.tasksPerSec)} tasks/s (${run.seconds.toFixed(2)} s; ${((Date.now() - started) / 1000).toFixed(1)} s with set-up) exactly-once ${run.check.ok ? 'ok' : `FAILED ${JSON.stringify(run.check)}`}`,
         );
       } catch (err) {
         res.tasksPerSec.push(Number.NaN);

@@ -135,9 +135,14 @@ export async function openSqliteStore(path: string, options: StoreOptions): Prom
     db.pragma('foreign_keys = ON');
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     migrate(db, loadMigrations(), () => clock.now());
-    // The busy timeout stays on: statements outside SqliteStore.immediate (a cross-process race at
-    // start-up showed one) must still wait for the lock rather than fail with "database is locked".
-    return new SqliteStore(db, options.policy, clock);
+    // Preparing the statements reads the schema, which another process may hold locked while it
+    // opens or migrates the same new file: the constructor still runs under the busy timeout.
+    const store = new SqliteStore(db, options.policy, clock);
+    // From here on every statement runs inside SqliteStore.immediate or SqliteStore.read, which
+    // retry a busy lock in sub-millisecond steps. SQLite's own busy handler would sleep 1, 2, 5,
+    // 10 … 100 ms between attempts: tens of milliseconds of idle lock per contended write.
+    db.pragma('busy_timeout = 0');
+    return store;
   } catch (err) {
     db.close();
     throw translate(err);
@@ -936,21 +941,22 @@ class SqliteStore implements Store {
   }
 
   async getDependencies(taskId: number): Promise<DependencyResult[]> {
-    return this.s.dependencies.all(taskId).map(toDependency);
+    return this.read(() => this.s.dependencies.all(taskId).map(toDependency));
   }
 
   async getDependents(taskId: number): Promise<number[]> {
-    return this.s.dependents.all(taskId);
+    return this.read(() => this.s.dependents.all(taskId));
   }
 
   async listAttempts(taskId: number): Promise<Attempt[]> {
-    return this.s.attemptsOf.all(taskId).map(toAttempt);
+    return this.read(() => this.s.attemptsOf.all(taskId).map(toAttempt));
   }
 
   async countTasks(filter: { workflowId?: number } = {}): Promise<Record<TaskStatus, number>> {
     const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
-    const rows =
-      filter.workflowId !== undefined ? this.s.countWorkflow.all(filter.workflowId) : this.s.countAll.all();
+    const rows = this.read(() =>
+      filter.workflowId !== undefined ? this.s.countWorkflow.all(filter.workflowId) : this.s.countAll.all(),
+    );
     for (const r of rows) counts[r.status] = r.n;
     return counts;
   }
@@ -1451,7 +1457,7 @@ class SqliteStore implements Store {
   }
 
   async listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
-    return this.queryEvents(filter, 'oldest');
+    return this.read(() => this.queryEvents(filter, 'oldest'));
   }
 
   /**
@@ -1490,7 +1496,7 @@ class SqliteStore implements Store {
   // ── latest events and API tokens (appended: cns serve) ────────────────────────────────────────
 
   async listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
-    return this.queryEvents(filter, 'latest');
+    return this.read(() => this.queryEvents(filter, 'latest'));
   }
 
   async createToken(input: NewToken): Promise<TokenRecord> {
@@ -1519,7 +1525,9 @@ class SqliteStore implements Store {
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    return this.db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY id').all().map(toTokenRecord);
+    return this.read(() =>
+      this.stmt<TokenRow>('SELECT * FROM tokens ORDER BY id').all({}).map(toTokenRecord),
+    );
   }
 
   async revokeToken(id: number): Promise<TokenRecord> {
@@ -1533,9 +1541,9 @@ class SqliteStore implements Store {
   }
 
   async findTokenByHash(secretHash: string): Promise<TokenRecord | null> {
-    const row = this.stmt<TokenRow>('SELECT * FROM tokens WHERE secret_hash = @secretHash').get({
-      secretHash,
-    });
+    const row = this.read(() =>
+      this.stmt<TokenRow>('SELECT * FROM tokens WHERE secret_hash = @secretHash').get({ secretHash }),
+    );
     return row ? toTokenRecord(row) : null;
   }
 
