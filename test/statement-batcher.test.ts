@@ -111,8 +111,8 @@ describe('StatementBatcher', () => {
 
   it('a call that fails alone rejects with the statement error', async () => {
     const { batcher, releaseAll } = recording({ fail: () => true });
-    const p = batcher.submit(call('a', 1));
+    const rejected = expect(batcher.submit(call('a', 1))).rejects.toThrow('batch of 1 failed');
     await releaseAll();
-    await expect(p).rejects.toThrow('batch of 1 failed');
+    await rejected;
   });
 });
