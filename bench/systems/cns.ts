@@ -105,7 +105,7 @@ function info(db: DbKind, procs: boolean): SystemInfo {
     settings:
       db === 'sqlite'
         ? 'defaults: WAL, synchronous=NORMAL, the write lock retried in sub-millisecond steps, operations of one event-loop turn committed together; lease 30 s; reaper on (1 s); every claim writes an attempt row and a task.claimed event, every completion a task.completed event'
-        : 'defaults: pool of 10, one statement per claim and per completion (prepared), LISTEN/NOTIFY wake-ups; lease 30 s; reaper on (1 s); every claim writes an attempt row and an event',
+        : 'defaults: pool of 10; the claims (of agents of one type and capability set) and the completions that are in flight at once in a process each share one statement and one commit (with one worker per process: one each), prepared with generic plans; a batch of independent tasks is inserted by one statement; LISTEN/NOTIFY wake-ups; lease 30 s; reaper on (1 s); every claim writes an attempt row and a task.claimed event, every completion a task.completed event',
   };
 }
 
@@ -201,7 +201,7 @@ export function cnsWake(db: DbKind, crossProcess = false): WakeSystem {
     label: crossProcess ? `cns (${db === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, across processes)` : base.label,
     settings:
       db === 'postgres'
-        ? 'claimNext(waitMs 5 s) in one coordinator; tasks created through another coordinator (its own pool): the wake-up travels by NOTIFY'
+        ? 'claimNext(waitMs 5 s) in one coordinator; tasks created through another coordinator (its own pool), one statement each: the wake-up travels by NOTIFY'
         : crossProcess
           ? 'the waiting agent in a child process (claimNext, waitMs 5 s); tasks created by the parent: the wake-up is the PRAGMA data_version check (every 10 ms)'
           : 'claimNext(waitMs 5 s) and createTask on the same coordinator: the in-process signal',
