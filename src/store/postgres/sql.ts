@@ -100,7 +100,8 @@ FROM claimed c`;
  * the 1-based request position, and a request without a row found its lease gone. Review tasks go
  * to awaiting_review; others complete, and then their dependents whose dependencies are all
  * completed become pending (unblock_dependents, once for the whole batch: it counts every task this
- * statement completed as completed, see 0003_batched_completion.sql).
+ * statement completed as completed, see 0003_batched_completion.sql); a batch whose tasks have no
+ * dependents, the usual case, does not enter the function at all.
  */
 export const COMPLETE = `
 WITH req AS (
@@ -126,10 +127,12 @@ WITH req AS (
   ORDER BY upd.ord
   RETURNING task_id, actor, to_status
 ), unblocked AS (
-  SELECT unblock_dependents(
-    coalesce(array_agg(ev.task_id ORDER BY ev.task_id) FILTER (WHERE ev.to_status = 'completed'), '{}'),
-    coalesce(array_agg(ev.actor ORDER BY ev.task_id) FILTER (WHERE ev.to_status = 'completed'), '{}'),
-    ${NOW}) AS ids
+  SELECT CASE WHEN EXISTS (SELECT 1 FROM task_dependencies x WHERE x.depends_on_id = ANY (ARRAY(SELECT upd.id FROM upd)))
+    THEN unblock_dependents(
+      coalesce(array_agg(ev.task_id ORDER BY ev.task_id) FILTER (WHERE ev.to_status = 'completed'), '{}'),
+      coalesce(array_agg(ev.actor ORDER BY ev.task_id) FILTER (WHERE ev.to_status = 'completed'), '{}'),
+      ${NOW})
+  END AS ids
   FROM ev
 )
 SELECT upd.* FROM upd, unblocked`;
