@@ -427,23 +427,13 @@ class PostgresStore implements Store {
         resolvedId.push(id);
         created.push(true);
         inserts.push({
+          ...taskColumns(t),
           id,
           workflow_id: workflowId,
-          ref: t.ref,
-          type: t.type,
-          requires: t.requires,
-          title: t.title,
-          spec: t.spec,
-          input: t.input,
-          priority: t.priority,
           run_after: t.runAfter ?? now,
           depends_on: deps,
           status,
-          max_attempts: t.maxAttempts,
-          review: t.review,
-          max_review_rounds: t.maxReviewRounds,
           idempotency_key: t.idempotencyKey,
-          metadata: t.metadata,
         });
       }
 
@@ -515,21 +505,7 @@ class PostgresStore implements Store {
    * keys): one statement, one round trip (sql.ts INSERT_PLAIN_TASKS), instead of a transaction of four.
    */
   private async createPlainTasks(batch: NormalizedBatch): Promise<CreateTasksResult> {
-    const rows = batch.tasks.map((t, i) => ({
-      ord: i + 1,
-      ref: t.ref,
-      type: t.type,
-      requires: t.requires,
-      title: t.title,
-      spec: t.spec,
-      input: t.input,
-      priority: t.priority,
-      run_after: t.runAfter,
-      max_attempts: t.maxAttempts,
-      review: t.review,
-      max_review_rounds: t.maxReviewRounds,
-      metadata: t.metadata,
-    }));
+    const rows = batch.tasks.map((t, i) => ({ ...taskColumns(t), ord: i + 1, run_after: t.runAfter }));
     let inserted: Row[];
     try {
       inserted = await this.q(
@@ -1202,6 +1178,23 @@ function constraintOf(err: unknown): string | undefined {
 function detailOf(err: unknown): string | undefined {
   const d = (err as { detail?: unknown } | null)?.detail;
   return typeof d === 'string' ? d : undefined;
+}
+
+/** A new task's own columns, as the insert statements read them from JSON. */
+function taskColumns(t: NormalizedBatch['tasks'][number]): Record<string, Json> {
+  return {
+    ref: t.ref,
+    type: t.type,
+    requires: t.requires,
+    title: t.title,
+    spec: t.spec,
+    input: t.input,
+    priority: t.priority,
+    max_attempts: t.maxAttempts,
+    review: t.review,
+    max_review_rounds: t.maxReviewRounds,
+    metadata: t.metadata,
+  };
 }
 
 /** A Json value as a jsonb parameter; undefined and null are SQL NULL. */
