@@ -104,7 +104,7 @@ function info(db: DbKind, procs: boolean): SystemInfo {
     version: VERSION,
     settings:
       db === 'sqlite'
-        ? 'defaults: WAL, synchronous=NORMAL, the write lock retried in sub-millisecond steps, operations of one event-loop turn committed together; lease 30 s; reaper on (1 s); every claim writes an attempt row and a task.claimed event, every completion a task.completed event'
+        ? 'defaults: WAL, synchronous=NORMAL, the write lock retried in steps of 0.1 ms doubling to 4 ms, operations of one event-loop turn committed together; lease 30 s; reaper on (1 s); every claim writes an attempt row and a task.claimed event, every completion a task.completed event'
         : 'defaults: pool of 10; the claims (of agents of one type and capability set) and the completions that are in flight at once in a process each share one statement and one commit (with one worker per process: one each), prepared with generic plans; a batch of independent tasks is inserted by one statement; LISTEN/NOTIFY wake-ups; lease 30 s; reaper on (1 s); every claim writes an attempt row and a task.claimed event, every completion a task.completed event',
   };
 }
