@@ -314,10 +314,10 @@ async function explainClaim(cns: Coordinator, db: string, agent: Agent): Promise
   await client.connect();
   try {
     await client.query('BEGIN');
-    await client.query({ name: 'claim', text: CLAIM, values: CLAIM_VALUES(agent, 'warm-up') });
+    await client.query({ name: 'claim', text: CLAIM, values: claimValues(agent, 'warm-up') });
     await client.query('ROLLBACK');
     await client.query('BEGIN');
-    const values = CLAIM_VALUES(agent, 'explain-token').map((v) => (v === null ? 'NULL' : `'${literal(v)}'`));
+    const values = claimValues(agent, 'explain-token').map((v) => (v === null ? 'NULL' : `'${literal(v)}'`));
     const res = await client.query<{ 'QUERY PLAN': string }>(
       `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE claim(${values.join(', ')})`,
     );
@@ -329,7 +329,7 @@ async function explainClaim(cns: Coordinator, db: string, agent: Agent): Promise
 }
 
 /** The parameters of CLAIM for one agent (a batch of one). */
-function CLAIM_VALUES(agent: Agent, token: string): unknown[] {
+function claimValues(agent: Agent, token: string): unknown[] {
   return [null, [agent.id], [agent.name], [token], [30_000], agent.type, agent.capabilities];
 }
 

@@ -142,8 +142,9 @@ export async function openSqliteStore(path: string, options: StoreOptions): Prom
     // opens or migrates the same new file: the constructor still runs under the busy timeout.
     const store = new SqliteStore(db, options.policy, clock);
     // From here on every statement runs inside SqliteStore.immediate or SqliteStore.read, which
-    // retry a busy lock in short steps (BUSY_RETRY_MIN_MS doubling to BUSY_RETRY_MAX_MS). SQLite's own busy handler would sleep 1, 2, 5,
-    // 10 … 100 ms between attempts: tens of milliseconds of idle lock per contended write.
+    // retry a busy lock in short steps (BUSY_RETRY_MIN_MS doubling to BUSY_RETRY_MAX_MS); the change
+    // watch's data_version check keeps its last value when busy. SQLite's own busy handler would
+    // sleep 1, 2, 5, 10 … 100 ms between attempts: tens of milliseconds of idle lock per write.
     db.pragma('busy_timeout = 0');
     return store;
   } catch (err) {
