@@ -26,6 +26,16 @@ interface PageWindow {
   __pwned?: number;
 }
 
+/**
+ * How long a step waits for the page to reach the state it asserts: the same as the page's own
+ * auto-waiting (`setDefaultTimeout` below). vitest's `expect.poll` gives up after 1 s by default,
+ * too soon for a loaded machine.
+ */
+const WAIT = 10_000;
+const POLL = { timeout: WAIT };
+/** Elements through which text could run script; none may appear from what agents wrote. */
+const ACTIVE = 'img, iframe, object, embed, script:not([src]), [onerror], [onload]';
+
 const HOW = `install it with "apt-get install -y chromium" (or set CNS_CHROMIUM=/path/to/chromium), then run "npx vitest run test/dashboard.browser.test.ts"`;
 
 if (!HAVE_CHROMIUM && !IN_CI) {
@@ -118,7 +128,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await context?.close();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(WAIT);
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (msg) => {
       if (/Content Security Policy/i.test(msg.text())) pageErrors.push(msg.text());
@@ -140,7 +150,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await page.goto(server.url);
     await page.locator('#token').fill('cns_not-a-real-token');
     await page.locator('#signin button[type=submit]').click();
-    await expect.poll(() => page.locator('.signin-error').textContent()).toMatch(/not valid/);
+    await expect.poll(() => page.locator('.signin-error').textContent(), POLL).toMatch(/not valid/);
     await page.locator('#token').fill(token);
     await page.locator('#signin button[type=submit]').click();
     await page.locator('.page-fleet').waitFor();
@@ -185,13 +195,13 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
 
     // Status filter and search.
     await page.locator('.chip[data-status="completed"]').click();
-    await expect.poll(() => row.count()).toBe(0);
+    await expect.poll(() => row.count(), POLL).toBe(0);
     await go('#/tasks');
     await page.locator('tr.task-row').first().waitFor();
     expect(await page.locator('tr.task-row').count()).toBeGreaterThan(1);
     await page.locator('input.search').fill('settings page');
-    await expect.poll(() => page.url()).toContain('search=settings');
-    await expect.poll(() => page.locator('tr.task-row').count()).toBe(1);
+    await expect.poll(() => page.url(), POLL).toContain('search=settings');
+    await expect.poll(() => page.locator('tr.task-row').count(), POLL).toBe(1);
 
     await row.locator('a.task-title').click();
     await page.locator('#task-title').waitFor();
@@ -244,27 +254,36 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     expect(await page.locator('.task-head .badge').textContent()).toBe('awaiting review');
     expect(await page.locator('.result-text').textContent()).toBe('Token bucket per client, 100 req/min.');
     await page.locator('#approve').click();
-    await expect.poll(() => page.locator('.task-head .badge').textContent()).toBe('completed');
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('completed');
     expect(await page.locator('#approve').count()).toBe(0);
     expect((await coordinator.getTask(approveMe.task.id)).status).toBe('completed');
 
     await go(`#/tasks/${changeMe.task.id}`);
     await page.locator('#request-changes').waitFor();
     // Feedback is required, and survives a live refresh while it is being typed.
-    await page.locator('#request-changes').click();
-    expect(await page.locator('.action-msg').textContent()).toMatch(/what to change/);
+    // The message belongs to the rendered page: a live re-render (the approval's events may still be
+    // arriving) replaces it with an empty one. So wait for the message itself, and click again if a
+    // re-render took it away (without feedback the click sends nothing).
+    const message = page.locator('.action-msg');
+    await expect
+      .poll(async () => {
+        if (!(await message.textContent())) await page.locator('#request-changes').click();
+        return message.textContent();
+      }, POLL)
+      .toMatch(/what to change/);
+    expect((await coordinator.getTask(changeMe.task.id)).status).toBe('awaiting_review');
     await page.locator('#feedback').fill('Do not log bodies: they hold passwords.');
     const head = page.locator('.task-head');
     await head.evaluate((el: unknown) => ((el as { stale?: boolean }).stale = true));
     await coordinator.createTask({ type: 'docs', title: 'An unrelated event' }, 'test');
     // The page re-renders (a new heading element replaces the marked one) ...
     await expect
-      .poll(() => head.evaluate((el: unknown) => (el as { stale?: boolean }).stale === true))
+      .poll(() => head.evaluate((el: unknown) => (el as { stale?: boolean }).stale === true), POLL)
       .toBe(false);
     // ... and the half-typed feedback is still there.
     expect(await page.locator('#feedback').inputValue()).toBe('Do not log bodies: they hold passwords.');
     await page.locator('#request-changes').click();
-    await expect.poll(() => page.locator('.task-head .badge').textContent()).toBe('pending');
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('pending');
     await page.locator('.attempt .feedback', { hasText: 'Do not log bodies' }).waitFor();
     const after = await coordinator.getTask(changeMe.task.id);
     expect(after.status).toBe('pending');
@@ -278,10 +297,10 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await page.locator('#cancel').click();
     await page.locator('#cancel-reason').fill('not needed');
     await page.locator('#confirm-cancel').click();
-    await expect.poll(() => page.locator('.task-head .badge').textContent()).toBe('cancelled');
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('cancelled');
     await page.locator('.tl-item[data-kind="task.cancelled"]', { hasText: 'not needed' }).waitFor();
     await page.locator('#retry').click();
-    await expect.poll(() => page.locator('.task-head .badge').textContent()).toBe('pending');
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('pending');
   });
 
   it('draws a workflow as a dependency graph; a node opens its task', async () => {
@@ -323,7 +342,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     expect(await x('c')).toBeLessThan(await x('d'));
 
     await page.locator(`.graph .node[data-task="${id('d')}"]`).click();
-    await expect.poll(() => page.locator('#task-title').textContent()).toBe('Last step');
+    await expect.poll(() => page.locator('#task-title').textContent(), POLL).toBe('Last step');
     expect(page.url()).toContain(`#/tasks/${id('d')}`);
   });
 
@@ -346,11 +365,17 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await coordinator.complete(task.id, claimed.claimed!.leaseToken, { result: `Result ${payload}` });
 
     await signIn(page);
-    for (const hash of ['#/', '#/tasks', `#/tasks/${task.id}`, '#/events']) {
+    // Each page, once rendered with the task's data (an element only that page has).
+    const pages: [hash: string, rendered: string][] = [
+      ['#/', '.page-fleet tr.agent'],
+      ['#/tasks', `.page-tasks tr.task-row[data-task="${task.id}"]`],
+      [`#/tasks/${task.id}`, '.page-tasks #task-title'],
+      ['#/events', '.page-events #event-feed .event'],
+    ];
+    for (const [hash, rendered] of pages) {
       await go(hash);
-      await page.locator('.page').waitFor();
-      await page.waitForTimeout(300);
-      expect(await page.locator('main img, main script, main iframe, main svg[onload]').count()).toBe(0);
+      await page.locator(rendered).first().waitFor();
+      expect(await page.locator(ACTIVE).count()).toBe(0);
     }
     await go(`#/tasks/${task.id}`);
     await page.locator('#task-title').waitFor();
@@ -361,7 +386,8 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     expect(await page.getByText(`Title ${payload}`, { exact: true }).first().isVisible()).toBe(true);
     expect(await page.getByText(`Result ${payload}`, { exact: true }).first().isVisible()).toBe(true);
     expect(await page.getByText(`Note ${payload}`, { exact: true }).first().isVisible()).toBe(true);
-    await page.waitForTimeout(300);
+    // Nothing that could have run the payload is in the document, and nothing did.
+    expect(await page.locator(ACTIVE).count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as PageWindow).__pwned)).toBeUndefined();
   });
 });
