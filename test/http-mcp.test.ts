@@ -3,11 +3,14 @@
  * and `cns mcp --server URL --token T` (a spawned stdio process, a real MCP client) talking to the
  * server over the HTTP API instead of a database.
  */
+import { request as httpRequest } from 'node:http';
 import { Client } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JSONRPCMessage } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ClaimOutcome } from '../src/coordinator/coordinator.js';
 import type { Agent, Task } from '../src/core/types.js';
-import { startHarness, type Harness } from './support/http-harness.js';
+import { rawCall, startHarness, type Harness } from './support/http-harness.js';
 import { call, startMcp, textOf } from './support/mcp-harness.js';
 
 let h: Harness;
@@ -122,6 +125,209 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
       await tool(client, 'task_cancel', { task_id: created.task.id });
     } finally {
       await client.close();
+    }
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Settles with the value, or with 'still waiting' after `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | 'still waiting'> {
+  return Promise.race([p, sleep(ms).then(() => 'still waiting' as const)]);
+}
+
+/**
+ * Watches the server's claim loop (`Coordinator.claimNext`, which every task_next runs): `started()`
+ * counts the calls begun, `outcome(i)` is the promise of call i. The test waits for the server to be
+ * inside the call instead of guessing with a sleep.
+ */
+function watchClaims() {
+  const spy = vi.spyOn(h.server.coordinator, 'claimNext');
+  return {
+    started: () => spy.mock.calls.length,
+    outcome: (i: number) => spy.mock.results[i]!.value as Promise<ClaimOutcome>,
+    restore: () => spy.mockRestore(),
+  };
+}
+
+/** Polls the task for `ms`: it must stay pending all along (nobody claimed it). */
+async function staysPending(taskId: number, ms: number, label: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  do {
+    const read = await h.call(h.tokens.supervisor, 'GET', `/api/tasks/${taskId}?view=task`);
+    expect(read.body.task, label).toMatchObject({ status: 'pending', lease: null });
+    await sleep(20);
+  } while (Date.now() < deadline);
+}
+
+/** A raw JSON-RPC POST to /mcp (2025-era headers, no session: the endpoint is stateless). */
+function mcpPost(token: string, body: unknown) {
+  return rawCall(
+    h.server.port,
+    'POST',
+    '/mcp',
+    {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    JSON.stringify(body),
+  );
+}
+
+describe('cancelling a waiting call over HTTP (/mcp)', () => {
+  // The 2025 era cancels with a notifications/cancelled POST; the 2026-07-28 era (with the
+  // Streamable HTTP client) aborts the call's own POST instead, so the server sees a disconnect.
+  for (const era of ['legacy', 'modern'] as const) {
+    it(`a cancelled task_next stops waiting and never takes the next task (${era} era, 20 rounds)`, async () => {
+      const client = await httpClient(h.tokens.alice, era);
+      const claims = watchClaims();
+      try {
+        for (let round = 0; round < 20; round++) {
+          const label = `${era} round ${round}`;
+          const before = claims.started();
+          const abort = new AbortController();
+          const settled = client
+            .callTool(
+              { name: 'task_next', arguments: { wait_seconds: 10 } },
+              { signal: abort.signal, timeout: 60_000 },
+            )
+            .then(
+              () => 'resolved',
+              () => 'rejected',
+            );
+          // The server is inside the call (so the request is registered) before the client cancels.
+          await until(() => claims.started() > before, `${label}: the server to start waiting`);
+          abort.abort();
+          expect(await settled, label).toBe('rejected');
+          // The server's wait ends at once (bounded here so that the check below shows the harm).
+          const outcome = await within(claims.outcome(before), 3_000);
+
+          const t = await newTask({ type: 'backend', title: `after a cancel (${label})` });
+          try {
+            await staysPending(t.id, 300, label);
+          } finally {
+            await h.call(h.tokens.supervisor, 'POST', `/api/tasks/${t.id}/cancel`, {});
+          }
+          expect(outcome === 'still waiting' ? outcome : outcome.claimed, label).toBeNull();
+        }
+      } finally {
+        claims.restore();
+        await client.close();
+      }
+    });
+  }
+
+  it('a cancel names a call of the same token only; a batch may carry it', async () => {
+    const transport = new StreamableHTTPClientTransport(new URL('/mcp', h.url), {
+      requestInit: { headers: { authorization: `Bearer ${h.tokens.alice}` } },
+    });
+    const sent: JSONRPCMessage[] = [];
+    const send = transport.send.bind(transport);
+    transport.send = (message, options) => {
+      sent.push(...[message].flat());
+      return send(message, options);
+    };
+    const client = new Client({ name: 'cns-http-test', version: '1.0.0' });
+    await client.connect(transport);
+    const claims = watchClaims();
+    try {
+      const before = claims.started();
+      const waiting = client.callTool(
+        { name: 'task_next', arguments: { wait_seconds: 10 } },
+        { timeout: 60_000 },
+      );
+      waiting.catch(() => {}); // awaited below (unless an expectation fails first)
+      await until(() => claims.started() > before, 'the server to start waiting');
+      const call = sent.findLast((m) => 'method' in m && m.method === 'tools/call');
+      const requestId = (call as { id: number | string }).id;
+      const cancel = {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId, reason: 'not yours' },
+      };
+
+      // Another agent's token (and a supervisor's) cannot cancel alice's call.
+      expect((await mcpPost(h.tokens.bob, cancel)).status).toBe(202);
+      expect((await mcpPost(h.tokens.supervisor, [cancel])).status).toBeLessThan(500);
+      expect(await within(claims.outcome(before), 300)).toBe('still waiting');
+
+      // Her own token can, inside a batch too.
+      await mcpPost(h.tokens.alice, [cancel]);
+      const outcome = await within(claims.outcome(before), 3_000);
+      expect(outcome === 'still waiting' ? outcome : outcome.claimed).toBeNull();
+      // Not cancelled on the client side: it gets the answer, with no task.
+      const answer = await within(waiting, 3_000);
+      expect(answer === 'still waiting' ? answer : answer.structuredContent).toMatchObject({ task: null });
+    } finally {
+      claims.restore();
+      await client.close();
+    }
+  });
+
+  it('still bounds the body and answers malformed JSON (the body is looked at before the SDK)', async () => {
+    const big = await mcpPost(h.tokens.alice, {
+      jsonrpc: '2.0',
+      method: 'x',
+      params: { pad: 'x'.repeat(1_100_000) },
+    });
+    expect(big.status).toBe(413);
+    const bad = await rawCall(
+      h.server.port,
+      'POST',
+      '/mcp',
+      {
+        authorization: `Bearer ${h.tokens.alice}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      '{"jsonrpc": "2.0", "id": 1, "method": ',
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
+  });
+
+  it('a waiting call whose connection closes stops waiting (2025 era, raw POST)', async () => {
+    const claims = watchClaims();
+    try {
+      const before = claims.started();
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: h.server.port,
+        method: 'POST',
+        path: '/mcp',
+        headers: {
+          authorization: `Bearer ${h.tokens.alice}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+      });
+      req.on('error', () => {});
+      req.end(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'task_next', arguments: { wait_seconds: 10 } },
+        }),
+      );
+      await until(() => claims.started() > before, 'the server to start waiting');
+      req.destroy();
+      const outcome = await within(claims.outcome(before), 3_000);
+      expect(outcome === 'still waiting' ? outcome : outcome.claimed).toBeNull();
+      const t = await newTask({ type: 'backend', title: 'after a disconnect' });
+      await staysPending(t.id, 300, 'after a disconnect');
+      await h.call(h.tokens.supervisor, 'POST', `/api/tasks/${t.id}/cancel`, {});
+    } finally {
+      claims.restore();
     }
   });
 });

@@ -5,22 +5,42 @@
  * its agent; supervisor and admin tokens get the supervisor tools.
  *
  * An agent here has no local process to heartbeat for it: it is registered on first use, and every
- * request counts as a heartbeat (renewing its leases). Leases must be sized for the gaps between
- * its calls. The lease tokens of the tasks it holds are kept here, per agent, across requests.
+ * request counts as a heartbeat (renewing its session's leases). Leases must be sized for the gaps
+ * between its calls. One session per agent lives here, holding its lease tokens across requests.
+ *
+ * Cancellation: each POST is served by a fresh server, so a 2025-era `notifications/cancelled`
+ * (its own POST) would reach none that runs the call it names. The JSON-RPC requests of every POST
+ * are therefore registered here, by token and id, while the POST is served; a cancel from the same
+ * token aborts that POST's `ctx.shutdown` (linked with the server's), which ends a waiting
+ * `task_next` or `task_wait`; so does the POST's connection closing before its answer. (A 2026-07-28
+ * client cancels by closing the call's own POST; the SDK also aborts `mcpReq.signal` then, in both
+ * eras.) A cancel from another token aborts nothing; the requests of one POST (a batch) share one
+ * signal.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createMcpHandler } from '@modelcontextprotocol/server';
+import { createMcpHandler, isJsonContentType, type AuthInfo } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { AgentSession } from '../coordinator/agent-session.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { createMcpServer } from '../mcp/mcp-server.js';
-import type { McpContext } from '../mcp/tool-kit.js';
+import { linkedSignal, type McpContext } from '../mcp/tool-kit.js';
 import { registrationFor } from './agent-routes.js';
 import type { Principal } from './auth.js';
 
 interface AgentState {
   session: AgentSession;
   claimed: McpContext['claimed'];
+}
+
+/** One POST to /mcp, as passed to the SDK (in the auth info's `extra`) and back to the factory. */
+interface Exchange {
+  principal: Principal;
+  /** Aborted by a cancel, from the same token, of a request this POST carries, or a disconnect. */
+  cancel: AbortController;
+  /** The tools' `ctx.shutdown`: the server's shutdown or this POST's cancel. */
+  signal: AbortSignal;
+  /** Its keys in the registry of requests in flight. */
+  keys: string[];
 }
 
 export interface McpEndpoint {
@@ -45,21 +65,10 @@ export function createMcpEndpoint(
         onError: (err) => options.log(`cns serve: mcp agent heartbeat failed: ${String(err)}`),
       },
     );
+    // Tasks an earlier session of this agent held (before a restart of this server) are not taken
+    // over: a lease belongs to the session that claimed it. They expire and go back to the queue
+    // with their handoff, and come back through task_next.
     const claimed: AgentState['claimed'] = new Map();
-    // Tasks it already holds (e.g. claimed before a server restart) stay usable by id.
-    for (const id of session.agent.heldTasks) {
-      const task = await coordinator.getTask(id).catch(() => null);
-      if (task?.lease && task.lease.agentId === session.agent.id) {
-        session.adopt({
-          task,
-          leaseToken: task.lease.token,
-          leaseExpiresAt: task.lease.expiresAt,
-          dependencies: [],
-          handoff: [],
-        });
-        claimed.set(id, 'held');
-      }
-    }
     return { session, claimed };
   };
 
@@ -83,8 +92,9 @@ export function createMcpEndpoint(
 
   const handler = createMcpHandler(
     async (reqCtx) => {
-      const principal = (reqCtx.authInfo?.extra as { principal?: Principal } | undefined)?.principal;
-      if (!principal) throw new Error('internal: MCP request without a principal');
+      const exchange = exchangeOf(reqCtx.authInfo);
+      if (!exchange) throw new Error('internal: MCP request without a principal');
+      const { principal } = exchange;
       const state = principal.role === 'agent' ? await agentState(principal) : null;
       const ctx: McpContext = {
         coordinator,
@@ -92,7 +102,7 @@ export function createMcpEndpoint(
         session: state?.session ?? null,
         actor: principal.name,
         claimed: state?.claimed ?? new Map(),
-        shutdown: shutdown.signal,
+        shutdown: exchange.signal,
         inflight,
         log: options.log,
       };
@@ -103,20 +113,83 @@ export function createMcpEndpoint(
       maxRequestBodySize: options.maxBodyBytes,
     },
   );
-  const node = toNodeHandler(handler, {
-    maxRequestBodySize: options.maxBodyBytes,
-    onerror: (err) => options.log(`cns serve: mcp: ${err.message}`),
-  });
+  // Requests in flight, by token and JSON-RPC id (ids are only unique per client: two clients of
+  // one token may both have a call 5 in flight, and a cancel of 5 then aborts both).
+  const inFlight = new Map<string, Set<AbortController>>();
+  const keyOf = (principal: Principal, id: string | number) => `${principal.token.id}:${JSON.stringify(id)}`;
+
+  /** Registers the requests of a POST body and applies its cancels (a batch may mix both). */
+  const track = (exchange: Exchange, body: string): void => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return; // The SDK answers malformed JSON.
+    }
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+      if (typeof m !== 'object' || m === null || typeof (m as { method?: unknown }).method !== 'string')
+        continue;
+      const { id, method, params } = m as { id?: unknown; method: string; params?: { requestId?: unknown } };
+      if (typeof id === 'string' || typeof id === 'number') {
+        const key = keyOf(exchange.principal, id);
+        let set = inFlight.get(key);
+        if (!set) inFlight.set(key, (set = new Set()));
+        set.add(exchange.cancel);
+        exchange.keys.push(key);
+      } else if (method === 'notifications/cancelled') {
+        const target = params?.requestId;
+        if (typeof target !== 'string' && typeof target !== 'number') continue;
+        for (const c of inFlight.get(keyOf(exchange.principal, target)) ?? []) c.abort();
+      }
+    }
+  };
+
+  const untrack = (exchange: Exchange): void => {
+    for (const key of exchange.keys) {
+      const set = inFlight.get(key);
+      set?.delete(exchange.cancel);
+      if (set?.size === 0) inFlight.delete(key);
+    }
+  };
+
+  // The body is read (and bounded) by toNodeHandler; a clone of it is looked at before the SDK
+  // reads it, so that the requests are registered before they run. The request's signal fires when
+  // the client goes away before the answer is written: that ends the waits too.
+  const node = toNodeHandler(
+    {
+      fetch: async (request, opts) => {
+        const exchange = exchangeOf(opts?.authInfo);
+        if (exchange) {
+          request.signal.addEventListener('abort', () => exchange.cancel.abort(), { once: true });
+          if (request.method === 'POST' && isJsonContentType(request.headers.get('content-type')))
+            track(exchange, await request.clone().text());
+        }
+        return handler.fetch(request, opts);
+      },
+    },
+    {
+      maxRequestBodySize: options.maxBodyBytes,
+      onerror: (err) => options.log(`cns serve: mcp: ${err.message}`),
+    },
+  );
 
   return {
     async handle(req, res, principal) {
-      (req as IncomingMessage & { auth?: unknown }).auth = {
+      const cancel = new AbortController();
+      const link = linkedSignal(shutdown.signal, cancel.signal);
+      const exchange: Exchange = { principal, cancel, signal: link.signal, keys: [] };
+      (req as IncomingMessage & { auth?: AuthInfo }).auth = {
         token: principal.secret,
         clientId: principal.name,
         scopes: [principal.role],
-        extra: { principal },
+        extra: { exchange },
       };
-      await node(req as IncomingMessage & { headers: Record<string, string | string[] | undefined> }, res);
+      try {
+        await node(req as IncomingMessage & { headers: Record<string, string | string[] | undefined> }, res);
+      } finally {
+        untrack(exchange);
+        link.dispose();
+      }
     },
     async close() {
       shutdown.abort();
@@ -124,4 +197,8 @@ export function createMcpEndpoint(
       await handler.close().catch(() => {});
     },
   };
+}
+
+function exchangeOf(authInfo: AuthInfo | undefined): Exchange | undefined {
+  return (authInfo?.extra as { exchange?: Exchange } | undefined)?.exchange;
 }

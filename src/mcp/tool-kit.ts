@@ -17,7 +17,7 @@ export interface McpContext {
   actor: string;
   /** What became of tasks this process claimed, by id (to tell "lost" from "never yours"). */
   claimed: Map<number, 'held' | 'completed' | 'failed' | 'released'>;
-  /** Aborted when the process shuts down: ends every wait at once. */
+  /** Aborted when the process shuts down: ends every wait at once. (Over HTTP: also this request's cancel.) */
   shutdown: AbortSignal;
   /** Waits under way; shutdown lets them settle before releasing held tasks. */
   inflight: Set<Promise<unknown>>;
