@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Coordinator } from '../src/coordinator/coordinator.js';
+import { AgentSession } from '../src/coordinator/agent-session.js';
 import { openCoordinator } from '../src/coordinator/open-coordinator.js';
 import { runClaimWorkers } from './support/multiprocess.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from './support/postgres.js';
@@ -152,6 +153,50 @@ describe('postgres: many processes, lost connections, skewed clocks', () => {
       expect(swept.expired).toEqual([]);
       expect((await cns.getTask(behind.taskId!)).status).toBe('in_progress');
     } finally {
+      await cns.close();
+    }
+  }, 60_000);
+
+  it('a heartbeat blocked on a row lock, answering after a claim committed, does not lose that claim', async () => {
+    const cns = await openCoordinator({
+      db: s.url,
+      schema: s.schema,
+      reaper: false,
+      leaseMs: 5_000,
+      heartbeatIntervalMs: 100,
+    });
+    const locker = new pg.Client({ connectionString: s.url });
+    await locker.connect();
+    try {
+      const { tasks } = await cns.createTasks({
+        actor: 'test',
+        tasks: [
+          { type: 'hb-race', title: 'A' },
+          { type: 'hb-race', title: 'B' },
+        ],
+      });
+      const [a, b] = tasks;
+      const session = await AgentSession.start(cns, { name: 'hb-racer', type: 'hb-race' });
+      expect((await session.next()).claimed?.task.id).toBe(a!.id);
+      // Another connection holds task A's row for 250 ms: the background heartbeat that starts
+      // meanwhile waits on it, having read the held tasks before B's claim commits.
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM "${s.schema}".tasks WHERE id = $1 FOR UPDATE`, [a!.id]);
+      await new Promise((r) => setTimeout(r, 120));
+      // B is claimed for this session while the heartbeat waits (as through the API, one at a time
+      // being task_next's rule, not the store's).
+      const claimedB = await cns.claimNext(session.agent);
+      expect(claimedB.claimed?.task.id).toBe(b!.id);
+      session.adopt(claimedB.claimed!);
+      await new Promise((r) => setTimeout(r, 130));
+      await locker.query('COMMIT');
+      await new Promise((r) => setTimeout(r, 300)); // the late heartbeat answers; more follow
+      expect(session.held.sort((x, y) => x - y)).toEqual([a!.id, b!.id]);
+      expect((await session.complete(b!.id, { result: 'B done' })).status).toBe('completed');
+      expect((await session.complete(a!.id, { result: 'A done' })).status).toBe('completed');
+      await session.stop();
+    } finally {
+      await locker.end().catch(() => undefined);
       await cns.close();
     }
   }, 60_000);

@@ -76,7 +76,14 @@ async function once(env: BenchEnv, o: FleetOptions): Promise<FleetRunResult> {
     for (let g = 0; g < o.held; g++) {
       const id = first + g;
       const claimed = await cns.store.claim(
-        { id, name: `fleet-${String(g + 1).padStart(5, '0')}`, type: 'fleet', capabilities: [] },
+        {
+          id,
+          name: `fleet-${String(g + 1).padStart(5, '0')}`,
+          type: 'fleet',
+          capabilities: [],
+          // The worker heartbeats as this session (fleet-worker.ts): a lease belongs to its session.
+          session: `fleet-${id}`,
+        },
         o.leaseMs,
       );
       if (!claimed) throw new Error('fleet: nothing to claim');

@@ -51,7 +51,7 @@ function beat(id: number, at: number): void {
   lateness.push(t0 - at);
   inFlight++;
   store
-    .heartbeatAgent(id, leaseMs)
+    .heartbeatAgent(id, `fleet-${id}`)
     .then((res) => {
       latencies.push(nowMs() - t0);
       if (id - first < held && res.renewed.length === 0) lostRenewals++;

@@ -46,6 +46,7 @@ const CONFIG_KEYS: (keyof ConfigInput)[] = [
   'waitDefaultMs',
   'waitMaxMs',
   'pollBackstopMs',
+  'claimBackstopMs',
 ];
 
 /** The resolved configuration for these options (flags > env > defaults). */

@@ -1,24 +1,32 @@
 import { LeaseLostError, NotFoundError } from '../core/errors.js';
 import type { Agent, ClaimedTask, Json, Task } from '../core/types.js';
-import type { AgentRegistration, ProgressInput } from '../store/store.js';
+import type { AgentRef, AgentRegistration, ProgressInput } from '../store/store.js';
 import type { CnsApi } from './cns-api.js';
 import type { ClaimOptions, ClaimOutcome } from './coordinator.js';
 
 /**
- * A live agent: registered on start, heartbeating in the background (which renews its leases)
- * while it lives, releasing what it holds and deregistering on stop. It keeps the lease tokens of
- * the tasks it holds, so callers (a model behind MCP) name tasks by id and never copy a token.
+ * A live agent: one session of it (DESIGN.md §4.3). Registered on start, which mints the session;
+ * heartbeating in the background while it lives, which renews the leases this session holds (and
+ * only those: a predecessor that crashed under the same name keeps nothing alive); releasing what
+ * it holds and ending the session on stop. It keeps the claims it holds, so callers (a model behind
+ * MCP) name tasks by id and never copy a token, and `next()` hands back a task it already holds
+ * before claiming another: a claim whose answer was lost (a cancelled call) is never stranded.
  */
 export class AgentSession {
   private timer: NodeJS.Timeout | null = null;
-  private readonly tokens = new Map<number, string>();
+  /** The claims this session holds, by task id. */
+  private readonly claims = new Map<number, ClaimedTask>();
   private stopped = false;
+  /** This session's id: fixed for its life, whatever a later registration under the same name does. */
+  readonly sessionId: string | null;
 
   private constructor(
     readonly coordinator: CnsApi,
-    public agent: Agent,
+    private current: Agent,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.sessionId = current.session;
+  }
 
   static async start(
     coordinator: CnsApi,
@@ -41,39 +49,74 @@ export class AgentSession {
     return session;
   }
 
+  /** The agent as last seen, with this session's id (claims are made for this session). */
+  get agent(): Agent & AgentRef {
+    return { ...this.current, session: this.sessionId };
+  }
+
   /** Ids of the tasks this session holds. */
   get held(): number[] {
-    return [...this.tokens.keys()];
+    return [...this.claims.keys()];
   }
 
   tokenFor(taskId: number): string {
-    const token = this.tokens.get(taskId);
-    if (token === undefined)
-      throw new NotFoundError('task', `${taskId} (not held by agent ${this.agent.name})`);
-    return token;
+    const claim = this.claims.get(taskId);
+    if (claim === undefined)
+      throw new NotFoundError('task', `${taskId} (not held by agent ${this.current.name})`);
+    return claim.leaseToken;
   }
 
+  /**
+   * One heartbeat: marks the agent alive and renews this session's leases. A claim the heartbeat
+   * did not renew has lost its lease (expired, cancelled) and is forgotten — but only a claim that
+   * was already held when the heartbeat started: one made meanwhile may have committed after the
+   * heartbeat read the tasks, and is not the heartbeat's to judge.
+   */
   async beat(): Promise<void> {
     if (this.stopped) return;
+    const before = new Map([...this.claims].map(([id, c]) => [id, c.leaseToken]));
     try {
-      const { agent, renewed } = await this.coordinator.heartbeat(this.agent.id);
-      this.agent = agent;
+      const { agent, renewed } = await this.coordinator.heartbeat(this.current.id, this.sessionId);
+      this.current = agent;
       const live = new Set(renewed);
-      for (const id of this.tokens.keys()) if (!live.has(id)) this.tokens.delete(id);
+      for (const [id, token] of before) {
+        if (!live.has(id) && this.claims.get(id)?.leaseToken === token) this.claims.delete(id);
+      }
     } catch (err) {
       this.onError(err);
     }
   }
 
+  /**
+   * The next task for this session: one it already holds (`resumed: true`, with its handoff), else
+   * a new claim, waiting up to `options.waitMs` for one.
+   */
   async next(options: ClaimOptions = {}): Promise<ClaimOutcome> {
+    const held = await this.resume();
+    if (held) return { claimed: held, resumed: true };
     const outcome = await this.coordinator.claimNext(this.agent, options);
-    if (outcome.claimed) this.tokens.set(outcome.claimed.task.id, outcome.claimed.leaseToken);
+    if (outcome.claimed) this.claims.set(outcome.claimed.task.id, outcome.claimed);
     return outcome;
+  }
+
+  /** A task this session still holds, re-read (claims whose lease is gone are forgotten); or null. */
+  async resume(): Promise<ClaimedTask | null> {
+    for (const [id, claim] of [...this.claims]) {
+      const task = await this.coordinator.getTask(id).catch((err: unknown) => {
+        if (err instanceof NotFoundError) return null;
+        throw err;
+      });
+      if (task?.status === 'in_progress' && task.lease?.token === claim.leaseToken) {
+        return { ...claim, task, leaseExpiresAt: task.lease.expiresAt };
+      }
+      if (this.claims.get(id) === claim) this.claims.delete(id);
+    }
+    return null;
   }
 
   /** Remember a claim made elsewhere (e.g. restored state). */
   adopt(claimed: ClaimedTask): void {
-    this.tokens.set(claimed.task.id, claimed.leaseToken);
+    this.claims.set(claimed.task.id, claimed);
   }
 
   progress(taskId: number, input: ProgressInput): Promise<Task> {
@@ -92,24 +135,25 @@ export class AgentSession {
     return this.fenced(taskId, (t) => this.coordinator.release(taskId, t, reason), true);
   }
 
-  /** Release held tasks and deregister. Safe to call more than once. */
+  /** Release what this session holds and end it. Safe to call more than once. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.coordinator.deregisterAgent(this.agent.id, this.agent.name);
-    this.tokens.clear();
+    await this.coordinator.deregisterAgent(this.current.id, this.sessionId, this.current.name);
+    this.claims.clear();
   }
 
   private async fenced(taskId: number, op: (token: string) => Promise<Task>, ends: boolean): Promise<Task> {
+    const claim = this.claims.get(taskId);
     const token = this.tokenFor(taskId);
     try {
       const task = await op(token);
-      if (ends) this.tokens.delete(taskId);
+      if (ends && this.claims.get(taskId) === claim) this.claims.delete(taskId);
       return task;
     } catch (err) {
-      if (err instanceof LeaseLostError) this.tokens.delete(taskId);
+      if (err instanceof LeaseLostError && this.claims.get(taskId) === claim) this.claims.delete(taskId);
       throw err;
     }
   }

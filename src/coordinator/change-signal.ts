@@ -16,6 +16,16 @@ export class ChangeSignal {
     return this.version;
   }
 
+  /**
+   * The current version, after making sure the store is being watched: read it before looking
+   * for work when a wait may follow, so that a change committed while looking is not missed (a
+   * watch started only after the look could not see it).
+   */
+  watchFromNow(): number {
+    this.ensureWatching();
+    return this.version;
+  }
+
   /** Resolves true on a change after `since`, false on timeout or abort. */
   waitSince(since: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     this.ensureWatching();

@@ -31,8 +31,10 @@ export interface CnsApi {
 
   // agents
   registerAgent(input: AgentRegistration): Promise<Agent>;
-  heartbeat(agentId: number): Promise<{ agent: Agent; renewed: number[] }>;
-  deregisterAgent(agentId: number, actor?: string): Promise<{ released: number[] }>;
+  /** Marks the agent alive and renews the leases its `session` holds (each by its own length). */
+  heartbeat(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }>;
+  /** Ends the session: releases what it holds; deregisters the agent if it is its current session. */
+  deregisterAgent(agentId: number, session: string | null, actor?: string): Promise<{ released: number[] }>;
   getAgent(ref: number | string): Promise<Agent>;
   listAgents(): Promise<Agent[]>;
 

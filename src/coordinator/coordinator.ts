@@ -39,7 +39,14 @@ export interface ClaimOptions {
   leaseMs?: number;
 }
 
-export type ClaimOutcome = { claimed: ClaimedTask; reason?: undefined } | { claimed: null; reason: string };
+export type ClaimOutcome =
+  | {
+      claimed: ClaimedTask;
+      /** True when the task was already held by this session (returned again, not claimed anew). */
+      resumed?: boolean;
+      reason?: undefined;
+    }
+  | { claimed: null; reason: string; resumed?: undefined };
 
 export interface TaskDetail {
   task: Task;
@@ -98,12 +105,17 @@ export class Coordinator implements CnsApi {
     });
   }
 
-  heartbeat(agentId: number): Promise<{ agent: Agent; renewed: number[] }> {
-    return this.store.heartbeatAgent(agentId, this.config.policy.leaseMs);
+  heartbeat(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }> {
+    return this.store.heartbeatAgent(agentId, session);
   }
 
-  deregisterAgent(agentId: number, actor = 'agent'): Promise<{ released: number[] }> {
-    return this.store.deregisterAgent(agentId, actor);
+  deregisterAgent(agentId: number, session: string | null, actor = 'agent'): Promise<{ released: number[] }> {
+    return this.store.deregisterAgent(agentId, session, actor);
+  }
+
+  /** The tasks this session of the agent holds, as their claims handed them out (token, handoff). */
+  heldTasks(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
+    return this.store.heldBy(agent);
   }
 
   async getAgent(ref: number | string): Promise<Agent> {
@@ -227,33 +239,57 @@ export class Coordinator implements CnsApi {
    * Claim the next task for `agent`, waiting up to `waitMs` for one to become claimable. The claim
    * happens only when a task is there, so an aborted wait strands nothing. Returns the reason when
    * nothing matched.
+   *
+   * While it waits it costs nothing but a timer: it tries again only when the store signals a
+   * change (a hint: this process's commits, NOTIFY, another process's commit to the SQLite file),
+   * when a task of its type scheduled for later (a delayed task, a retry's backoff) becomes
+   * claimable, or at the backstop (config claimBackstopMs: a missed hint). `onWaiting` ticks do
+   * not claim. Expired leases are the lease reaper's to sweep (it signals what it requeues).
    */
   async claimNext(agent: AgentRef, options: ClaimOptions = {}): Promise<ClaimOutcome> {
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
     const started = Date.now();
     const deadline = started + waitMs;
     const leaseMs = options.leaseMs ?? this.config.policy.leaseMs;
+    if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) {
+      throw new InvalidInputError(
+        `the lease length must be a whole number of milliseconds ≥ 1 (got ${leaseMs})`,
+      );
+    }
+    const signal = options.signal;
     let lastProgress = started;
-    if (waitMs > 0) await this.reaper.sweep();
     for (;;) {
-      const version = this.changes.current;
+      const version = waitMs > 0 ? this.changes.watchFromNow() : 0;
       const claimed = await this.store.claim(agent, leaseMs);
       if (claimed) return { claimed };
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || options.signal?.aborted) break;
-      const now = Date.now();
-      if (options.onWaiting && now - lastProgress >= 1_000) {
-        lastProgress = now;
-        options.onWaiting(now - started);
+      const tried = Date.now();
+      // Try again at the backstop, or when a task scheduled for later becomes claimable.
+      const scheduled = tried < deadline ? await this.store.untilNextScheduled(agent.type) : null;
+      const recheckAt = tried + Math.min(this.config.claimBackstopMs, scheduled ?? Infinity);
+      // Wait for a change, that time, the deadline or the abort; tick onWaiting meanwhile.
+      for (;;) {
+        const now = Date.now();
+        if (now >= deadline || signal?.aborted) {
+          return {
+            claimed: null,
+            reason: await explainEmptyClaim(this.store, agent, await this.store.now()),
+          };
+        }
+        if (options.onWaiting && now - lastProgress >= 1_000) {
+          lastProgress = now;
+          options.onWaiting(now - started);
+        }
+        const untilBackstop = recheckAt - now;
+        if (untilBackstop <= 0) break;
+        const untilTick = options.onWaiting ? lastProgress + 1_000 - now : Infinity;
+        const changed = await this.changes.waitSince(
+          version,
+          Math.max(1, Math.min(deadline - now, untilBackstop, untilTick)),
+          signal,
+        );
+        if (changed) break;
       }
-      const changed = await this.changes.waitSince(
-        version,
-        Math.min(remaining, this.config.pollBackstopMs, options.onWaiting ? 1_000 : Infinity),
-        options.signal,
-      );
-      if (!changed) await this.reaper.sweep();
     }
-    return { claimed: null, reason: await explainEmptyClaim(this.store, agent, await this.store.now()) };
   }
 
   assign(taskId: number, agentRef: number | string, actor: string): Promise<Task> {
@@ -261,7 +297,7 @@ export class Coordinator implements CnsApi {
   }
 
   heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
-    return this.store.heartbeatTask(taskId, leaseToken, this.config.policy.leaseMs);
+    return this.store.heartbeatTask(taskId, leaseToken);
   }
 
   progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {

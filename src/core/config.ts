@@ -21,8 +21,18 @@ export interface CnsConfig {
   reaperIntervalMs: number;
   /** How often a live agent process heartbeats (renewing its leases). Default 10 s (a third of the lease). Env CNS_HEARTBEAT_MS. */
   heartbeatIntervalMs: number;
-  /** Waiting claims re-check at least this often even without a wake-up signal. Default 1 s. */
+  /**
+   * Waits for a result or for events (task_wait, the event stream) re-check at least this often
+   * even without a wake-up signal (on PostgreSQL claims and plain completions send none). Default 1 s.
+   */
   pollBackstopMs: number;
+  /**
+   * A waiting claim re-checks at least this often without a wake-up signal. Everything that makes
+   * work claimable signals (a new task, a release, an expiry, an assignment), and a task scheduled
+   * for later wakes the waiter at its time, so this only bounds the delay of a missed signal.
+   * Default 10 s.
+   */
+  claimBackstopMs: number;
 }
 
 export interface ConfigInput {
@@ -39,6 +49,7 @@ export interface ConfigInput {
   waitDefaultMs?: number;
   waitMaxMs?: number;
   pollBackstopMs?: number;
+  claimBackstopMs?: number;
 }
 
 const ENV: Record<string, keyof ConfigInput> = {
@@ -103,6 +114,7 @@ export function resolveConfig(
     reaperIntervalMs: pick('reaperIntervalMs') ?? 1_000,
     heartbeatIntervalMs: pick('heartbeatIntervalMs') ?? Math.max(50, Math.floor(leaseMs / 3)),
     pollBackstopMs: pick('pollBackstopMs') ?? 1_000,
+    claimBackstopMs: pick('claimBackstopMs') ?? 10_000,
   };
   validate(config);
   return Object.freeze({ ...config, policy: Object.freeze(policy) });
@@ -117,6 +129,7 @@ function validate(c: CnsConfig): void {
     ['reaper interval', c.reaperIntervalMs],
     ['heartbeat interval', c.heartbeatIntervalMs],
     ['poll backstop', c.pollBackstopMs],
+    ['claim backstop', c.claimBackstopMs],
   ];
   for (const [name, v] of positive) {
     if (!Number.isFinite(v) || v <= 0)

@@ -17,6 +17,11 @@ export function newLeaseToken(): string {
   return token;
 }
 
+/** A fresh agent session id (one per registration): 128 random bits, hex, like a lease token. */
+export function newSessionId(): string {
+  return newLeaseToken();
+}
+
 /** Parses a task/workflow id as typed by a person: `42` or `#42`. */
 export function parseId(input: string | number): number | null {
   if (typeof input === 'number') return Number.isSafeInteger(input) && input > 0 ? input : null;

@@ -18,6 +18,11 @@ export interface Lease {
   agentName: string;
   token: string;
   expiresAt: Millis;
+  /**
+   * The lease length chosen at the claim: every renewal (agent heartbeat, task heartbeat, progress)
+   * extends the lease by this much. Null only for leases taken before cns recorded it.
+   */
+  lengthMs: Millis | null;
 }
 
 export interface Task {
@@ -126,6 +131,12 @@ export interface Agent {
   lastHeartbeatAt: Millis;
   /** Set when the agent deregistered cleanly; cleared when it registers again. */
   deregisteredAt: Millis | null;
+  /**
+   * The agent's current session: one run of an agent process, minted at each registration. A lease
+   * belongs to the session that claimed it: a heartbeat renews only its own session's leases, so a
+   * process restarted under the same name never keeps its predecessor's tasks alive.
+   */
+  session: string | null;
   /** Derived: offline when deregistered or the last heartbeat is older than the offline threshold. */
   status: AgentStatus;
   /** Ids of the tasks it holds (in_progress with its lease). */

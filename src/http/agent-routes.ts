@@ -64,6 +64,14 @@ export async function ensureAgent(cns: Coordinator, principal: Principal): Promi
 }
 
 /**
+ * The session a request acts for: the one it names (`session`, as registration returned it — the
+ * session of a `cns mcp --server` process), else the agent's current session (a plain HTTP client).
+ */
+function sessionOf(input: Record<string, unknown>, agent: Agent): string | null {
+  return optionalText(input, 'session', 200) ?? agent.session;
+}
+
+/**
  * Refuses a write about a task this agent does not hold: in progress under another agent's lease
  * (403). A task not in progress falls through to the store, whose lease-token check refuses it
  * (lease_lost) without changing anything.
@@ -99,23 +107,35 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
 
   router.post('/api/agent/heartbeat', async (ctx) => {
     const p = agentOnly(ctx, 'heartbeating');
+    const input = await ctx.body();
     const agent = await ensureAgent(cns, p);
-    return cns.heartbeat(agent.id);
+    return cns.heartbeat(agent.id, sessionOf(input, agent));
   });
 
   router.post('/api/agent/deregister', async (ctx) => {
     const p = agentOnly(ctx, 'deregistering');
+    const input = await ctx.body();
     const agent = await cns.store.getAgent(p.agent!.name);
     if (!agent) return { released: [] };
-    return cns.deregisterAgent(agent.id, agent.name);
+    return cns.deregisterAgent(agent.id, sessionOf(input, agent), agent.name);
   });
 
   router.post('/api/agent/claim', async (ctx) => {
     const p = agentOnly(ctx, 'claiming tasks');
     const input = await ctx.body();
     const waitMs = optionalNumber(input, 'waitMs', 0, CLAIM_WAIT_MAX_MS) ?? 0;
-    const agent = await ensureAgent(cns, p);
-    const outcome = await cns.claimNext(agent, { waitMs: Math.floor(waitMs), signal: ctx.signal });
+    const leaseMs = optionalNumber(input, 'leaseMs', 1_000, 24 * 3_600_000);
+    const registered = await ensureAgent(cns, p);
+    const agent = { ...registered, session: sessionOf(input, registered) };
+    // One task at a time: a task this session already holds comes back first (its earlier answer
+    // may have been lost with a cancelled call), so no claim is ever stranded.
+    const [held] = await cns.heldTasks(agent);
+    if (held) return { claimed: held, resumed: true, reason: null };
+    const outcome = await cns.claimNext(agent, {
+      waitMs: Math.floor(waitMs),
+      signal: ctx.signal,
+      ...(leaseMs === undefined ? {} : { leaseMs: Math.floor(leaseMs) }),
+    });
     if (outcome.claimed && ctx.signal.aborted) {
       // The client went away as the claim happened: give the task back rather than strand it.
       await cns

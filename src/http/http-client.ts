@@ -111,12 +111,12 @@ export class HttpCnsApi implements CnsApi {
     return res.agent;
   }
 
-  heartbeat(_agentId: number): Promise<{ agent: Agent; renewed: number[] }> {
-    return this.call('POST', '/api/agent/heartbeat', {});
+  heartbeat(_agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }> {
+    return this.call('POST', '/api/agent/heartbeat', { session });
   }
 
-  deregisterAgent(_agentId: number): Promise<{ released: number[] }> {
-    return this.call('POST', '/api/agent/deregister', {});
+  deregisterAgent(_agentId: number, session: string | null): Promise<{ released: number[] }> {
+    return this.call('POST', '/api/agent/deregister', { session });
   }
 
   async getAgent(ref: number | string): Promise<Agent> {
@@ -193,21 +193,29 @@ export class HttpCnsApi implements CnsApi {
 
   // ── the agent's side ──────────────────────────────────────────────────────────────────────────
 
-  async claimNext(_agent: AgentRef, options: ClaimOptions = {}): Promise<ClaimOutcome> {
+  async claimNext(agent: AgentRef, options: ClaimOptions = {}): Promise<ClaimOutcome> {
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
     const started = Date.now();
     const ticker = options.onWaiting
       ? setInterval(() => options.onWaiting!(Date.now() - started), 1_000)
       : null;
     try {
-      const res = await this.call<{ claimed: ClaimedTask | null; reason: string | null }>(
+      const res = await this.call<{
+        claimed: ClaimedTask | null;
+        resumed?: boolean;
+        reason: string | null;
+      }>(
         'POST',
         '/api/agent/claim',
-        { waitMs },
+        {
+          waitMs,
+          session: agent.session,
+          ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+        },
         options.signal,
       );
       return res.claimed
-        ? { claimed: res.claimed }
+        ? { claimed: res.claimed, ...(res.resumed ? { resumed: true } : {}) }
         : { claimed: null, reason: res.reason ?? 'nothing to claim' };
     } catch (err) {
       if (options.signal?.aborted && isAbort(err)) return { claimed: null, reason: 'the wait was cancelled' };

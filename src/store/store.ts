@@ -52,8 +52,12 @@ export interface AgentRegistration {
   clientInfo?: Json | null;
 }
 
-/** The identity a claim is made for. */
-export type AgentRef = Pick<Agent, 'id' | 'name' | 'type' | 'capabilities'>;
+/**
+ * The identity a claim is made for: the agent and its session (one run of its process, see
+ * Agent.session). The lease belongs to the session; a null session (an agent registered before
+ * cns kept sessions) makes a lease that only task heartbeats and progress renew.
+ */
+export type AgentRef = Pick<Agent, 'id' | 'name' | 'type' | 'capabilities' | 'session'>;
 
 export interface CreateTasksResult {
   workflow: Workflow | null;
@@ -136,15 +140,30 @@ export interface Store {
   close(): Promise<void>;
 
   // ── agents ──────────────────────────────────────────────────────────────────────────────────
-  /** Create or update (by name) an agent, mark it alive (heartbeat now, not deregistered). Event agent.registered. */
+  /**
+   * Create or update (by name) an agent, mark it alive (heartbeat now, not deregistered) and start a
+   * new session (Agent.session, fresh each time: the leases of an earlier session are not this
+   * one's). Event agent.registered.
+   */
   registerAgent(input: AgentRegistration): Promise<Agent>;
   /**
-   * Record a heartbeat and renew the leases of every task the agent holds (in_progress with it as
-   * holder) to now + leaseMs. Returns the renewed task ids. NotFoundError for an unknown agent.
+   * Record a heartbeat and renew the leases of the tasks this session of the agent holds, each by
+   * its own lease length (now + Lease.lengthMs). Leases of other sessions (a crashed predecessor
+   * under the same name) are not renewed. A null session renews nothing. Returns the renewed task
+   * ids. NotFoundError for an unknown agent.
    */
-  heartbeatAgent(agentId: number, leaseMs?: Millis): Promise<{ agent: Agent; renewed: number[] }>;
-  /** Release every task the agent holds (to pending, attempt given back) and mark it deregistered. Event agent.deregistered. */
-  deregisterAgent(agentId: number, actor: string): Promise<{ released: number[] }>;
+  heartbeatAgent(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }>;
+  /**
+   * A session ends: release the tasks it holds (to pending, attempt given back) and, when it is the
+   * agent's current session, mark the agent deregistered (event agent.deregistered). A null session
+   * ends every session of the agent.
+   */
+  deregisterAgent(agentId: number, session: string | null, actor: string): Promise<{ released: number[] }>;
+  /**
+   * The tasks this session of the agent holds (in progress under its lease), each as its claim
+   * handed it out: lease token, dependencies' results and the earlier attempts. Oldest claim first.
+   */
+  heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]>;
   /** By id, or by name when given a string. Null when unknown. */
   getAgent(ref: number | string): Promise<Agent | null>;
   listAgents(): Promise<Agent[]>;
@@ -173,15 +192,22 @@ export interface Store {
    * Claim the next task for this agent, atomically: first a task assigned to it, else the pending
    * task of its type whose required capabilities it all has and whose runAfter has passed —
    * highest priority first, then oldest (lowest id). The task becomes in_progress with a fresh lease
-   * token (expiring now + leaseMs), attempts + 1, a new Attempt row, event task.claimed. Returns the
-   * task with its dependencies' results and the handoff (earlier attempts), or null.
+   * token held by the agent's session, expiring now + leaseMs (the lease's length for every later
+   * renewal), attempts + 1, a new Attempt row, event task.claimed. Returns the task with its
+   * dependencies' results and the handoff (earlier attempts), or null.
    */
   claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null>;
+  /**
+   * How long until the earliest pending task of this type that is scheduled for later (runAfter in
+   * the future: a delayed task, a retry's backoff) becomes claimable, in ms by the store's clock;
+   * null when there is none. A waiting claim sleeps until then instead of polling.
+   */
+  untilNextScheduled(type: string): Promise<Millis | null>;
   /** Reserve a pending (or assigned) task for a named agent: status assigned. ConflictError otherwise. */
   assign(taskId: number, agentId: number, actor: string): Promise<Task>;
-  /** Renew one task's lease to now + leaseMs. LeaseLostError if the token is not current. */
-  heartbeatTask(taskId: number, leaseToken: string, leaseMs?: Millis): Promise<Task>;
-  /** Record progress (and renew the lease). Fields not given keep their value. Event task.progress. */
+  /** Renew one task's lease by its length (now + Lease.lengthMs). LeaseLostError if the token is not current. */
+  heartbeatTask(taskId: number, leaseToken: string): Promise<Task>;
+  /** Record progress and renew the lease by its length. Fields not given keep their value. Event task.progress. */
   progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task>;
   /**
    * Finish the attempt with a result. review=false: completed; dependents whose dependencies are

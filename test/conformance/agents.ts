@@ -62,7 +62,7 @@ export function agentTests(h: BackendHarness): void {
 
     it('re-registering a deregistered agent clears deregisteredAt and makes it alive again', async () => {
       const a = await ctx.agent('carol');
-      await ctx.store.deregisterAgent(a.id, 'carol');
+      await ctx.store.deregisterAgent(a.id, a.session, 'carol');
       const gone = await ctx.getAgent(a.id);
       expect(gone.deregisteredAt).toBe(T0);
       expect(gone.status).toBe('offline');
@@ -77,12 +77,12 @@ export function agentTests(h: BackendHarness): void {
     it('heartbeatAgent records the heartbeat time; unknown agent → NotFoundError', async () => {
       const a = await ctx.agent('dave');
       ctx.clock.advance(7_000);
-      const { agent, renewed } = await ctx.store.heartbeatAgent(a.id);
+      const { agent, renewed } = await ctx.store.heartbeatAgent(a.id, a.session);
       expect(agent.id).toBe(a.id);
       expect(agent.lastHeartbeatAt).toBe(T0 + 7_000);
       expect(renewed).toEqual([]);
       expect((await ctx.getAgent(a.id)).lastHeartbeatAt).toBe(T0 + 7_000);
-      await expect(ctx.store.heartbeatAgent(999_999)).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ctx.store.heartbeatAgent(999_999, null)).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('derived status: idle → working while holding a task → offline after offlineAfterMs of silence', async () => {
@@ -95,7 +95,7 @@ export function agentTests(h: BackendHarness): void {
       expect(working.heldTasks).toEqual([t.id]);
 
       ctx.clock.advance(ctx.policy.offlineAfterMs - 1);
-      await ctx.store.heartbeatAgent(a.id);
+      await ctx.store.heartbeatAgent(a.id, a.session);
       ctx.clock.advance(ctx.policy.offlineAfterMs);
       expect((await ctx.getAgent(a.id)).status).toBe('working');
       ctx.clock.advance(1_001);
@@ -106,7 +106,7 @@ export function agentTests(h: BackendHarness): void {
       const a = await ctx.agent('frank');
       const b = await ctx.agent('grace');
       ctx.clock.advance(ctx.policy.offlineAfterMs / 2);
-      await ctx.store.heartbeatAgent(b.id);
+      await ctx.store.heartbeatAgent(b.id, b.session);
       ctx.clock.advance(ctx.policy.offlineAfterMs / 2 + 1);
 
       const first = await ctx.store.reap();
@@ -120,7 +120,7 @@ export function agentTests(h: BackendHarness): void {
       const events = await ctx.store.listEvents({ kinds: ['agent.offline'] });
       expect(events.map((e) => e.agentId)).toEqual([a.id]);
 
-      await ctx.store.heartbeatAgent(a.id);
+      await ctx.store.heartbeatAgent(a.id, a.session);
       expect((await ctx.getAgent(a.id)).status).toBe('idle');
     });
 
@@ -134,7 +134,7 @@ export function agentTests(h: BackendHarness): void {
       expect([...(await ctx.getAgent(a.id)).heldTasks].sort((x, y) => x - y)).toEqual([t1.id, t2.id]);
 
       ctx.clock.advance(100);
-      const { released } = await ctx.store.deregisterAgent(a.id, 'heidi');
+      const { released } = await ctx.store.deregisterAgent(a.id, a.session, 'heidi');
       expect([...released].sort((x, y) => x - y)).toEqual([t1.id, t2.id]);
       for (const id of [t1.id, t2.id]) {
         const t = await ctx.task(id);
@@ -162,7 +162,7 @@ export function agentTests(h: BackendHarness): void {
     });
 
     it('deregisterAgent of an unknown agent → NotFoundError', async () => {
-      await expect(ctx.store.deregisterAgent(999_999, 'x')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ctx.store.deregisterAgent(999_999, null, 'x')).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('getAgent by id and by name; null when unknown; listAgents lists all', async () => {

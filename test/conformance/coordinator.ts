@@ -8,17 +8,25 @@ import { describe, expect, it } from 'vitest';
 import { AgentSession } from '../../src/coordinator/agent-session.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { resolveConfig } from '../../src/core/config.js';
+import type { Store } from '../../src/store/store.js';
 import type { BackendHarness } from './fixtures.js';
 import { create, createOne, refOf, useStore } from './fixtures.js';
 
 export function coordinatorTests(h: BackendHarness): void {
   describe('coordinator', () => {
     const ctx = useStore(h);
-    const coordinator = () =>
+    const coordinator = (store: Store = ctx.store, extra: { claimBackstopMs?: number } = {}) =>
       new Coordinator(
-        ctx.store,
+        store,
         resolveConfig(
-          { ...ctx.policy, reaperIntervalMs: 50, pollBackstopMs: 200, heartbeatIntervalMs: 1_000 },
+          {
+            ...ctx.policy,
+            reaperIntervalMs: 50,
+            pollBackstopMs: 200,
+            claimBackstopMs: 200,
+            heartbeatIntervalMs: 1_000,
+            ...extra,
+          },
           {},
           '/',
         ),
@@ -152,6 +160,48 @@ export function coordinatorTests(h: BackendHarness): void {
         expect(none.reason).toContain('no pending task of type "nothing"');
       });
 
+      it('a waiting claim does not spin: it tries again only on a change or the backstop, then wakes for the task', async () => {
+        const w = await ctx.agent('idle');
+        let claims = 0;
+        // The real store, counting the claim transactions it is asked for.
+        const counting = new Proxy(ctx.store, {
+          get(target, prop) {
+            if (prop === 'claim')
+              return (...args: Parameters<Store['claim']>) => {
+                claims++;
+                return target.claim(...args);
+              };
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+        const c = coordinator(counting);
+        const empty = await c.claimNext(refOf(w), { waitMs: 1_200 });
+        expect(empty.claimed).toBeNull();
+        // One claim at the start, then one per backstop period (200 ms here): a handful, not the
+        // thousands an empty claim waking its own waiters produced.
+        expect(claims).toBeGreaterThanOrEqual(2);
+        expect(claims).toBeLessThan(30);
+        const waiting = c.claimNext(refOf(w), { waitMs: 10_000 });
+        await new Promise((r) => setTimeout(r, 100));
+        const t = await createOne(ctx.store);
+        expect((await waiting).claimed?.task.id).toBe(t.id);
+        await c.close();
+      });
+
+      it('a waiting claim wakes when a task scheduled for later becomes claimable, without polling for it', async () => {
+        const w = await ctx.agent('patient');
+        // A backstop far beyond the wait: only the scheduled time can wake it.
+        const c = coordinator(ctx.store, { claimBackstopMs: 60_000 });
+        const t = await createOne(ctx.store, { runAfter: ctx.clock.now() + 300 });
+        const waiting = c.claimNext(refOf(w), { waitMs: 10_000 });
+        await new Promise((r) => setTimeout(r, 50)); // it has looked and found nothing yet
+        ctx.clock.advance(300); // the store's (manual) clock moves on as real time does
+        const out = await waiting;
+        expect(out.claimed?.task.id).toBe(t.id);
+        await c.close();
+      });
+
       it('an aborted wait claims nothing', async () => {
         const w = await ctx.agent('w');
         const c = coordinator();
@@ -188,6 +238,75 @@ export function coordinatorTests(h: BackendHarness): void {
         const back = await ctx.task(t2!.id);
         expect(back.status).toBe('pending');
         expect((await ctx.getAgent('sess')).status).toBe('offline');
+      });
+
+      it('next() hands back a task the session already holds (resumed, same lease) before claiming another', async () => {
+        const [t1, t2] = (
+          await create(ctx.store, [
+            { type: 'backend', title: 'one' },
+            { type: 'backend', title: 'two' },
+          ])
+        ).tasks;
+        const session = await AgentSession.start(coordinator(), { name: 'one-at-a-time', type: 'backend' });
+        const first = await session.next();
+        expect(first.claimed?.task.id).toBe(t1!.id);
+        expect(first.resumed).toBeUndefined();
+        await session.progress(t1!.id, { note: 'started' });
+        const again = await session.next({ waitMs: 1_000 });
+        expect(again.resumed).toBe(true);
+        expect(again.claimed?.task.id).toBe(t1!.id);
+        expect(again.claimed?.leaseToken).toBe(first.claimed?.leaseToken);
+        expect(again.claimed?.task.progress.note).toBe('started');
+        expect((await ctx.task(t2!.id)).status).toBe('pending');
+        await session.complete(t1!.id, { result: 'ok' });
+        expect((await session.next()).claimed?.task.id).toBe(t2!.id);
+        await session.stop();
+      });
+
+      it('a heartbeat that answers after a claim committed does not make the session forget that claim', async () => {
+        const [a, b] = (
+          await create(ctx.store, [
+            { type: 'backend', title: 'A' },
+            { type: 'backend', title: 'B' },
+          ])
+        ).tasks;
+        const real = coordinator();
+        let open!: () => void;
+        const gate = new Promise<void>((resolve) => (open = resolve));
+        let heartbeats = 0;
+        // The real coordinator, whose heartbeat answer arrives late: it has read the held tasks
+        // (only A) before B's claim commits, and answers after it (as a PostgreSQL heartbeat
+        // blocked on a row lock does).
+        const slow = new Proxy(real, {
+          get(target, prop) {
+            if (prop === 'heartbeat')
+              return async (...args: Parameters<Coordinator['heartbeat']>) => {
+                const answer = await target.heartbeat(...args);
+                heartbeats++;
+                await gate;
+                return answer;
+              };
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+        const session = await AgentSession.start(
+          slow,
+          { name: 'raced', type: 'backend' },
+          { background: false },
+        );
+        const first = await session.next();
+        expect(first.claimed?.task.id).toBe(a!.id);
+        await session.complete(a!.id, { result: 'A done' });
+        const beat = session.beat();
+        while (heartbeats === 0) await new Promise((r) => setTimeout(r, 5));
+        const second = await session.next();
+        expect(second.claimed?.task.id).toBe(b!.id);
+        open();
+        await beat;
+        expect(session.held).toEqual([b!.id]);
+        expect((await session.complete(b!.id, { result: 'B done' })).status).toBe('completed');
+        await session.stop();
       });
     });
   });

@@ -73,7 +73,13 @@ export async function createOne(store: Store, task: Partial<NewTask> = {}): Prom
 }
 
 export function refOf(agent: Agent): AgentRef {
-  return { id: agent.id, name: agent.name, type: agent.type, capabilities: agent.capabilities };
+  return {
+    id: agent.id,
+    name: agent.name,
+    type: agent.type,
+    capabilities: agent.capabilities,
+    session: agent.session,
+  };
 }
 
 /** Every status with a zero count, plus the given ones. */

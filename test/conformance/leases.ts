@@ -83,7 +83,7 @@ export function leaseTests(h: BackendHarness): void {
       expect(after.progress).toMatchObject({ note: 'second note', percent: 20, checkpoint: { s: 2 } });
       expect(after.result).toBeNull();
       // The stale holder's agent heartbeat does not renew somebody else's lease.
-      expect((await ctx.store.heartbeatAgent(a.id)).renewed).toEqual([]);
+      expect((await ctx.store.heartbeatAgent(a.id, a.session)).renewed).toEqual([]);
       expect((await ctx.task(t.id)).lease?.expiresAt).toBe(before.lease?.expiresAt);
 
       // The current token works.
@@ -213,14 +213,14 @@ export function leaseTests(h: BackendHarness): void {
   describe('heartbeats renew leases', () => {
     const ctx = useStore(h);
 
-    it('heartbeatAgent renews every held lease to now + leaseMs; reap before the renewed expiry keeps the task', async () => {
+    it("heartbeatAgent renews every lease of the agent's session to now + leaseMs; reap before the renewed expiry keeps the task", async () => {
       const t1 = await createOne(ctx.store, { title: 'one' });
       const t2 = await createOne(ctx.store, { title: 'two' });
       const a = await ctx.agent('a');
       const c1 = await ctx.claim(a);
       const c2 = await ctx.claim(a);
       ctx.clock.advance(8_000);
-      const { agent, renewed } = await ctx.store.heartbeatAgent(a.id);
+      const { agent, renewed } = await ctx.store.heartbeatAgent(a.id, a.session);
       expect([...renewed].sort((x, y) => x - y)).toEqual([t1.id, t2.id]);
       expect(agent.lastHeartbeatAt).toBe(T0 + 8_000);
       for (const id of [t1.id, t2.id]) {
@@ -240,16 +240,38 @@ export function leaseTests(h: BackendHarness): void {
       expect((await ctx.task(t1.id)).status).toBe('in_progress');
     });
 
-    it('heartbeatAgent with an explicit leaseMs uses it', async () => {
-      const t = await createOne(ctx.store);
+    it('a lease keeps the length chosen at its claim: every renewal (agent or task heartbeat, progress) extends it by that length', async () => {
+      const long = await createOne(ctx.store, { title: 'long' });
+      const short = await createOne(ctx.store, { title: 'short' });
       const a = await ctx.agent('a');
-      await ctx.claim(a);
+      const cl = await ctx.claim(a, 120_000);
+      const cs = await ctx.claim(a, 2_000);
+      expect(cl.task.id).toBe(long.id);
+      expect(cl.leaseExpiresAt).toBe(T0 + 120_000);
+      expect(cl.task.lease).toMatchObject({ lengthMs: 120_000, expiresAt: T0 + 120_000 });
+      expect(cs.task.lease).toMatchObject({ lengthMs: 2_000, expiresAt: T0 + 2_000 });
+
       ctx.clock.advance(1_000);
-      await ctx.store.heartbeatAgent(a.id, 45_000);
-      expect((await ctx.task(t.id)).lease?.expiresAt).toBe(T0 + 1_000 + 45_000);
+      const p = await ctx.store.progress(long.id, cl.leaseToken, { percent: 50 });
+      expect(p.lease?.expiresAt).toBe(T0 + 1_000 + 120_000);
+      ctx.clock.advance(1_000);
+      const hb = await ctx.store.heartbeatTask(long.id, cl.leaseToken);
+      expect(hb.lease?.expiresAt).toBe(T0 + 2_000 + 120_000);
+      expect((await ctx.store.heartbeatTask(short.id, cs.leaseToken)).lease?.expiresAt).toBe(T0 + 4_000);
+      ctx.clock.advance(1_000);
+      const { renewed } = await ctx.store.heartbeatAgent(a.id, a.session);
+      expect([...renewed].sort((x, y) => x - y)).toEqual([long.id, short.id]);
+      expect((await ctx.task(long.id)).lease?.expiresAt).toBe(T0 + 3_000 + 120_000);
+      expect((await ctx.task(short.id)).lease?.expiresAt).toBe(T0 + 3_000 + 2_000);
+
+      // Well past the default lease (10 s here): the long lease holds, the short one expired.
+      ctx.clock.advance(33_000);
+      expect((await ctx.store.reap()).expired.map((x) => x.id)).toEqual([short.id]);
+      expect((await ctx.task(long.id)).status).toBe('in_progress');
+      await ctx.store.complete(long.id, cl.leaseToken, { result: 'done' });
     });
 
-    it('heartbeatTask renews one lease (default and explicit leaseMs)', async () => {
+    it('heartbeatTask renews one lease by its length; an expired lease left unreaped is still renewable', async () => {
       const t = await createOne(ctx.store);
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
@@ -259,10 +281,10 @@ export function leaseTests(h: BackendHarness): void {
       expect(r.lease?.token).toBe(c.leaseToken);
       ctx.clock.advance(9_000);
       expect((await ctx.store.reap()).expired).toEqual([]);
-      const r2 = await ctx.store.heartbeatTask(t.id, c.leaseToken, 2_000);
-      expect(r2.lease?.expiresAt).toBe(T0 + 18_000 + 2_000);
-      expect((await ctx.task(t.id)).lease?.expiresAt).toBe(T0 + 20_000);
-      ctx.clock.advance(2_001);
+      ctx.clock.advance(ctx.policy.leaseMs);
+      const r2 = await ctx.store.heartbeatTask(t.id, c.leaseToken);
+      expect(r2.lease?.expiresAt).toBe(T0 + 18_000 + 2 * ctx.policy.leaseMs);
+      ctx.clock.advance(ctx.policy.leaseMs + 1);
       expect((await ctx.store.reap()).expired.map((x) => x.id)).toEqual([t.id]);
     });
 

@@ -183,7 +183,7 @@ export function modelTests(h: BackendHarness): void {
           } else if (op < 74) {
             // an agent heartbeat renews exactly its held leases
             const agent = rng.pick(agents);
-            const r = await store.heartbeatAgent(agent.id);
+            const r = await store.heartbeatAgent(agent.id, agent.session);
             const mine = [...held].filter(([, x]) => x.agent.id === agent.id).map(([id]) => id);
             expect([...r.renewed].sort((p, q) => p - q)).toEqual(mine.sort((p, q) => p - q));
             const now = await store.now();

@@ -341,7 +341,7 @@ export function flowTests(h: BackendHarness): void {
       await expectLeaseLost(ctx.store.heartbeatTask(t.id, c.leaseToken), t.id, 'cancelled');
       expect(await ctx.task(t.id)).toMatchObject({ status: 'cancelled', result: null, lease: null });
       expect((await ctx.getAgent(a.id)).heldTasks).toEqual([]);
-      expect((await ctx.store.heartbeatAgent(a.id)).renewed).toEqual([]);
+      expect((await ctx.store.heartbeatAgent(a.id, a.session)).renewed).toEqual([]);
     });
 
     it('cancelling a whole workflow cancels its non-final tasks only', async () => {

@@ -16,6 +16,7 @@ import { leaseTests } from './leases.js';
 import { modelTests } from './model.js';
 import { queryTests } from './queries.js';
 import { flowTests } from './review-and-flow.js';
+import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
 
 export type { BackendHarness } from './fixtures.js';
@@ -26,6 +27,7 @@ export function defineStoreConformance(h: BackendHarness): void {
     creationTests(h);
     claimTests(h);
     leaseTests(h);
+    sessionTests(h);
     flowTests(h);
     queryTests(h);
     modelTests(h);

@@ -32,7 +32,10 @@ let claims = 0;
 let idle = 0;
 
 for (;;) {
-  const outcome = await cns.claimNext(agent, { waitMs: 100 });
+  // Now and then lose the lease on purpose: a 1 ms lease, expired and reaped, then a completion
+  // with the old token, which must be refused.
+  const stale = staleEvery > 0 && (claims + 1) % staleEvery === 0;
+  const outcome = await cns.claimNext(agent, { waitMs: 100, ...(stale ? { leaseMs: 1 } : {}) });
   if (!outcome.claimed) {
     const counts = await cns.store.countTasks();
     if (counts.pending + counts.in_progress + counts.assigned + counts.blocked === 0) break;
@@ -43,9 +46,7 @@ for (;;) {
   idle = 0;
   claims++;
   const { task, leaseToken } = outcome.claimed;
-  if (staleEvery > 0 && claims % staleEvery === 0) {
-    // Lose the lease on purpose: a 1 ms lease, expired and reaped, then complete with the old token.
-    await cns.store.heartbeatTask(task.id, leaseToken, 1);
+  if (stale) {
     await new Promise((r) => setTimeout(r, 5));
     await cns.store.reap();
     try {

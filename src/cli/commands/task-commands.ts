@@ -413,7 +413,7 @@ function registerClaim(task: Command): void {
     )
     .option(
       '--lease-ms <ms>',
-      'lease length; renew it with "cns task heartbeat" (default 30000, env CNS_LEASE_MS)',
+      'lease length, kept by every renewal ("cns task heartbeat", "cns task progress") (default 30000, env CNS_LEASE_MS)',
       intOption('--lease-ms', 1_000),
     )
     .option(
@@ -593,28 +593,21 @@ function registerProgress(task: Command): void {
 function registerHeartbeat(task: Command): void {
   task
     .command('heartbeat')
-    .description("renew a claimed task's lease (and mark its agent alive); run it well within the lease")
+    .description(
+      "renew a claimed task's lease by its length (chosen at the claim) and mark its agent alive; run it well within the lease",
+    )
     .argument('<id>', 'the task id')
     .requiredOption('--token <token>', TOKEN_HELP)
-    .option(
-      '--lease-ms <ms>',
-      'renew for this long (default 30000, env CNS_LEASE_MS)',
-      intOption('--lease-ms', 1_000),
-    )
     .option('--json', 'print the task as JSON')
-    .action(async (id: string, opts: { token: string; leaseMs?: number; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, opts: { token: string; json?: boolean }, cmd: Command) => {
       const taskId = parseTaskId(id);
-      const t = await withCoordinator(
-        cmd,
-        async (c) => {
-          const renewed = await c.heartbeatTask(taskId, opts.token);
-          // The holder is evidently alive: record its heartbeat too, so it does not show as offline.
-          if (renewed.lease)
-            await c.store.heartbeatAgent(renewed.lease.agentId, c.config.policy.leaseMs).catch(() => {});
-          return (await c.store.getTask(taskId)) ?? renewed;
-        },
-        { config: { leaseMs: opts.leaseMs } },
-      );
+      const t = await withCoordinator(cmd, async (c) => {
+        const renewed = await c.heartbeatTask(taskId, opts.token);
+        // The holder is evidently alive: record its heartbeat too, so it does not show as offline
+        // (no session: an agent heartbeat renews nothing else).
+        if (renewed.lease) await c.store.heartbeatAgent(renewed.lease.agentId, null).catch(() => {});
+        return (await c.store.getTask(taskId)) ?? renewed;
+      });
       if (opts.json) return printJson(t);
       print(`lease on task ${t.id} renewed until ${iso(t.lease?.expiresAt)}`);
     });

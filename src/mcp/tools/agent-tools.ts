@@ -35,7 +35,8 @@ export function registerAgentTools(server: McpServer, ctx: McpContext): void {
         `Take the next task for you (your type and capabilities) and make it yours. Call it when you are ready for work: at the start and after finishing, failing or releasing a task. ` +
         `If no task is ready it waits up to wait_seconds (default ${waitDefaultS}, max ${waitMaxS}) and returns the moment one is; otherwise it returns task: null with the reason, and you just call it again. ` +
         `The task comes with its spec, input, the results of the tasks it depends on, and the handoff: earlier attempts' notes, checkpoints, errors and review feedback. ` +
-        `Continue from the last checkpoint and address any feedback instead of starting over. Hold one task at a time.`,
+        `Continue from the last checkpoint and address any feedback instead of starting over. ` +
+        `You hold one task at a time: while you hold one, task_next returns that task again.`,
       input: z.object({
         wait_seconds: z
           .number()
@@ -88,6 +89,20 @@ export function registerAgentTools(server: McpServer, ctx: McpContext): void {
       }
       const t = outcome.claimed.task;
       ctx.claimed.set(t.id, 'held');
+      if (outcome.resumed) {
+        // One task at a time: this agent already holds it (an earlier task_next's answer may have
+        // been lost with a cancelled call). It stays held, whatever becomes of this call.
+        const workflow =
+          t.workflowId !== null ? await coordinator.getWorkflow(t.workflowId).catch(() => null) : null;
+        return {
+          task: claimedView(outcome.claimed, workflow),
+          reason: null,
+          waitedMs,
+          next:
+            `You already hold task ${t.id}: finish it before taking another. Continue from its progress and ` +
+            `checkpoint, report with task_update, then call task_complete (or task_fail / task_release).`,
+        };
+      }
       if (req.mcpReq.signal.aborted || ctx.shutdown.aborted) {
         // The call was cancelled (or the process is stopping) as the claim happened: give it back.
         await session.release(t.id, 'the task_next call was cancelled before it returned').catch(() => {});

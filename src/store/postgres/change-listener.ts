@@ -1,13 +1,13 @@
 /**
  * Wake-ups for `Store.watch` on PostgreSQL: LISTEN on `cns_<schema>` over a dedicated connection
  * (not from the pool), held only while someone listens; reconnected with backoff after a loss, and
- * then the listeners are called once (a notification may have been missed). A polling backstop
- * calls them every `pollMs` as well. Calls are coalesced: many notifications, one call per tick.
+ * then the listeners are called once (a notification may have been missed). Calls are coalesced:
+ * many notifications, one call per tick. There is no timer here: a hint is only a hint, and every
+ * waiter re-checks on its own backstop (config pollBackstopMs), so nothing runs while nothing
+ * happens.
  */
 import pg from 'pg';
 
-/** How often listeners are called even without a notification. Default 1 s. */
-export const DEFAULT_POLL_MS = 1_000;
 /** Reconnection backoff: starts here, doubles, capped at RECONNECT_MAX_MS. */
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -19,14 +19,12 @@ export class ChangeListener {
   private client: pg.Client | null = null;
   /** Bumped whenever the current connection is abandoned, so stale callbacks do nothing. */
   private generation = 0;
-  private pollTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private backoffMs = RECONNECT_MIN_MS;
 
   constructor(
     private readonly connection: pg.ClientConfig,
     private readonly channel: string,
-    private readonly pollMs = DEFAULT_POLL_MS,
   ) {}
 
   add(listener: () => void): () => void {
@@ -66,24 +64,20 @@ export class ChangeListener {
   }
 
   private start(): void {
-    this.pollTimer = setInterval(() => this.notify(), this.pollMs);
-    this.pollTimer.unref();
     this.backoffMs = RECONNECT_MIN_MS;
-    void this.connect(false);
+    void this.connect();
   }
 
   private async stop(): Promise<void> {
     this.generation++;
-    if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.pollTimer = null;
     this.reconnectTimer = null;
     const client = this.client;
     this.client = null;
     if (client) await client.end().catch(() => undefined);
   }
 
-  private async connect(isReconnect: boolean): Promise<void> {
+  private async connect(): Promise<void> {
     const gen = ++this.generation;
     const client = new pg.Client(this.connection);
     let lost = false;
@@ -112,8 +106,8 @@ export class ChangeListener {
     }
     this.client = client;
     this.backoffMs = RECONNECT_MIN_MS;
-    // Something may have changed while we were not listening.
-    if (isReconnect) this.notify();
+    // Something may have changed before we were listening (a waiter looked, then LISTEN began).
+    this.notify();
   }
 
   private scheduleReconnect(): void {
@@ -122,7 +116,7 @@ export class ChangeListener {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.closed || this.listeners.size === 0) return;
-      void this.connect(true);
+      void this.connect();
     }, delay);
     this.reconnectTimer.unref();
   }

@@ -19,7 +19,7 @@ import {
   NotFoundError,
   type LeaseLostReason,
 } from '../../core/errors.js';
-import { newLeaseToken } from '../../core/ids.js';
+import { newLeaseToken, newSessionId } from '../../core/ids.js';
 import { TASK_STATUSES, type TaskStatus } from '../../core/status.js';
 import type {
   Agent,
@@ -273,30 +273,52 @@ class PostgresStore implements Store {
       input.host ?? null,
       input.pid ?? null,
       jsonParam(input.clientInfo),
+      newSessionId(),
     ]);
     this.changed();
     return this.agentFrom(rows[0]!);
   }
 
-  async heartbeatAgent(agentId: number, leaseMs?: Millis): Promise<{ agent: Agent; renewed: number[] }> {
+  async heartbeatAgent(
+    agentId: number,
+    session: string | null,
+  ): Promise<{ agent: Agent; renewed: number[] }> {
     const rows = await this.q(
       SQL.HEARTBEAT_AGENT,
-      [this.clockNow(), agentId, leaseMs ?? this.policy.leaseMs],
+      [this.clockNow(), agentId, this.policy.leaseMs, session],
       this.pool,
       `cns_heartbeat_agent`,
     );
     const row = rows[0];
     if (!row) throw new NotFoundError('agent', agentId);
-    const agent = this.agentFrom(row);
-    return { agent, renewed: agent.heldTasks };
+    return { agent: this.agentFrom(row), renewed: ((row.renewed as number[] | null) ?? []).map(Number) };
   }
 
-  async deregisterAgent(agentId: number, actor: string): Promise<{ released: number[] }> {
-    const rows = await this.q(SQL.DEREGISTER_AGENT, [this.clockNow(), agentId, actor]);
+  async deregisterAgent(
+    agentId: number,
+    session: string | null,
+    actor: string,
+  ): Promise<{ released: number[] }> {
+    const rows = await this.q(SQL.DEREGISTER_AGENT, [this.clockNow(), agentId, actor, session]);
     const row = rows[0]!;
     if (Number(row.found) === 0) throw new NotFoundError('agent', agentId);
     this.changed();
     return { released: ((row.released as number[] | null) ?? []).map(Number) };
+  }
+
+  async heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
+    if (agent.session === null) return [];
+    const rows = await this.q(SQL.HELD_BY_SESSION, [agent.id, agent.session]);
+    return rows.map((row) => {
+      const task = toTask(row);
+      return {
+        task,
+        leaseToken: task.lease!.token,
+        leaseExpiresAt: task.lease!.expiresAt,
+        dependencies: ((row.deps as Row[] | null) ?? []).map(toDependency),
+        handoff: ((row.handoff as Row[] | null) ?? []).map(toAttempt),
+      };
+    });
   }
 
   async getAgent(ref: number | string): Promise<Agent | null> {
@@ -618,6 +640,7 @@ class PostgresStore implements Store {
         calls.map((c) => c.leaseMs),
         type,
         capabilities,
+        calls.map((c) => c.agent.session),
       ],
       this.pool,
       'cns_claim',
@@ -639,6 +662,11 @@ class PostgresStore implements Store {
         },
       };
     });
+  }
+
+  async untilNextScheduled(type: string): Promise<Millis | null> {
+    const [row] = await this.q(SQL.NEXT_SCHEDULED, [this.clockNow(), type], this.pool, 'cns_next_scheduled');
+    return row?.delay === null || row?.delay === undefined ? null : Number(row.delay);
   }
 
   async assign(taskId: number, agentId: number, actor: string): Promise<Task> {
@@ -673,10 +701,10 @@ class PostgresStore implements Store {
     return task;
   }
 
-  async heartbeatTask(taskId: number, leaseToken: string, leaseMs?: Millis): Promise<Task> {
+  async heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
     const rows = await this.q(
       SQL.HEARTBEAT_TASK,
-      [this.clockNow(), taskId, leaseToken, leaseMs ?? this.policy.leaseMs],
+      [this.clockNow(), taskId, leaseToken, this.policy.leaseMs],
       this.pool,
       'cns_heartbeat_task',
     );
@@ -927,6 +955,7 @@ class PostgresStore implements Store {
          ), upd AS (
            UPDATE tasks t SET status = 'cancelled', assigned_to = NULL,
              lease_agent_id = NULL, lease_agent_name = NULL, lease_token = NULL, lease_expires_at = NULL,
+             lease_session = NULL, lease_ms = NULL,
              finished_at = $2, updated_at = $2
            FROM prev WHERE t.id = prev.id
            RETURNING t.*, prev.status AS from_status
@@ -997,18 +1026,16 @@ class PostgresStore implements Store {
   }
 
   async reap(): Promise<ReapResult> {
-    const result = await this.tx(async (c, now) => {
-      const expired = await c.query<Row>(SQL.EXPIRE_LEASES, [
-        now,
-        this.policy.retryBaseMs,
-        this.policy.retryMaxMs,
-      ]);
-      const offline = await c.query<Row>(SQL.MARK_OFFLINE, [now, this.policy.offlineAfterMs]);
-      return {
-        expired: expired.rows.map(toTask),
-        offline: offline.rows.map((r) => this.agentFrom(r)),
-      };
-    });
+    const rows = await this.q(
+      SQL.REAP,
+      [this.clockNow(), this.policy.retryBaseMs, this.policy.retryMaxMs, this.policy.offlineAfterMs],
+      this.pool,
+      'cns_reap',
+    );
+    const result: ReapResult = {
+      expired: rows.filter((r) => r.kind === 'task').map((r) => toTask(r.row as Row)),
+      offline: rows.filter((r) => r.kind === 'agent').map((r) => this.agentFrom(r.row as Row)),
+    };
     if (result.expired.length > 0 || result.offline.length > 0) this.changed();
     return result;
   }

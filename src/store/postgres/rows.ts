@@ -49,6 +49,7 @@ export function toTask(r: Row): Task {
             agentName: String(r.lease_agent_name),
             token,
             expiresAt: num(r.lease_expires_at),
+            lengthMs: numOrNull(r.lease_ms),
           },
     assignedTo: numOrNull(r.assigned_to),
     review: Boolean(r.review),
@@ -108,6 +109,7 @@ export function toAgent(r: Row, now: Millis, offlineAfterMs: Millis): Agent {
     registeredAt: num(r.registered_at),
     lastHeartbeatAt,
     deregisteredAt,
+    session: strOrNull(r.session),
     status: deriveAgentStatus(
       { lastHeartbeatAt, deregisteredAt, heldCount: held.length },
       now,

@@ -20,7 +20,8 @@ const RUNNING_OF_UPD = 'a.task_id = ANY (ARRAY(SELECT upd.id FROM upd))';
 
 /** Clears the lease columns (in a SET list). */
 const NO_LEASE =
-  'lease_agent_id = NULL, lease_agent_name = NULL, lease_token = NULL, lease_expires_at = NULL';
+  'lease_agent_id = NULL, lease_agent_name = NULL, lease_token = NULL, lease_expires_at = NULL, ' +
+  'lease_session = NULL, lease_ms = NULL';
 
 /**
  * The fence every agent write passes: the task is in progress under exactly this token. A lease
@@ -35,7 +36,8 @@ const FENCE = 't.id = $2 AND t.lease_token = $3';
  * Claim, for a batch of agents of one type with the same capabilities (statement-batcher.ts): each
  * agent's assigned task first, else the best pending tasks they may take — one statement.
  * Request arrays (one element per agent, at most one request per agent): $2 agent ids, $3 agent
- * names, $4 fresh lease tokens, $5 lease ms; then $6 the agents' type, $7 their capabilities.
+ * names, $4 fresh lease tokens, $5 lease ms; then $6 the agents' type, $7 their capabilities;
+ * $8 the agents' sessions (the lease's owner).
  * Skips rows other claimers hold locked, so concurrent claims never wait on or return the same task.
  * The pending tasks are taken best first and handed out in request order; at most one per request
  * (LIMIT = the number of requests). Rows come back with `ord`, the 1-based request position.
@@ -43,8 +45,8 @@ const FENCE = 't.id = $2 AND t.lease_token = $3';
  */
 export const CLAIM = `
 WITH req AS (
-  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY
-    AS r(agent_id, agent_name, token, lease_ms, ord)
+  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $8::text[]) WITH ORDINALITY
+    AS r(agent_id, agent_name, token, lease_ms, session, ord)
 ), assigned AS (
   SELECT r.ord, a.id, a.first
   FROM req r CROSS JOIN LATERAL (
@@ -69,6 +71,7 @@ WITH req AS (
   UPDATE tasks t SET
     status = 'in_progress', attempts = t.attempts + 1, assigned_to = NULL,
     lease_agent_id = r.agent_id, lease_agent_name = r.agent_name, lease_token = r.token,
+    lease_session = r.session, lease_ms = r.lease_ms,
     lease_expires_at = ${NOW} + r.lease_ms, started_at = coalesce(t.started_at, ${NOW}), updated_at = ${NOW}
   FROM next JOIN req r USING (ord)
   WHERE t.id = next.id
@@ -164,15 +167,24 @@ WITH x AS (
 )
 SELECT ins.*, x.ord FROM ins JOIN x ON x.id = ins.id ORDER BY x.ord`;
 
-/** Renew one lease: $2 task, $3 token, $4 lease ms. */
+/**
+ * How long until the earliest pending task of type $2 scheduled for later becomes claimable (ms),
+ * or NULL. Reads the pending-claim index (type, then any order of run_after among few rows).
+ */
+export const NEXT_SCHEDULED = `
+SELECT min(run_after) - ${NOW} AS delay FROM tasks
+WHERE status = 'pending' AND type = $2 AND run_after > ${NOW}`;
+
+/** Renew one lease by its own length: $2 task, $3 token, $4 the default length (a lease without one). */
 export const HEARTBEAT_TASK = `
-UPDATE tasks t SET lease_expires_at = ${NOW} + $4::bigint
+UPDATE tasks t SET lease_expires_at = ${NOW} + coalesce(t.lease_ms, $4::bigint)
 WHERE ${FENCE}
 RETURNING t.*`;
 
 /**
  * Progress: $2 task, $3 token; ($4 has note, $5 note), ($6 has percent, $7 percent),
- * ($8 has checkpoint, $9 checkpoint jsonb); $10 lease ms. Fields not given keep their value.
+ * ($8 has checkpoint, $9 checkpoint jsonb); $10 the default lease length (the lease's own length
+ * is used when it has one). Fields not given keep their value.
  */
 export const PROGRESS = `
 WITH upd AS (
@@ -180,7 +192,7 @@ WITH upd AS (
     progress_note = CASE WHEN $4::boolean THEN $5::text ELSE t.progress_note END,
     progress_percent = CASE WHEN $6::boolean THEN $7::float8 ELSE t.progress_percent END,
     progress_checkpoint = CASE WHEN $8::boolean THEN $9::jsonb ELSE t.progress_checkpoint END,
-    progress_at = ${NOW}, updated_at = ${NOW}, lease_expires_at = ${NOW} + $10::bigint
+    progress_at = ${NOW}, updated_at = ${NOW}, lease_expires_at = ${NOW} + coalesce(t.lease_ms, $10::bigint)
   WHERE ${FENCE}
   RETURNING t.*
 ), att AS (
@@ -244,6 +256,22 @@ WITH upd AS (
 )
 SELECT upd.* FROM upd`;
 
+/**
+ * The tasks a session holds ($1 agent, $2 session; no time), as their claims handed them out: each row with
+ * `deps` (the dependencies' results) and `handoff` (the attempts before the running one).
+ */
+export const HELD_BY_SESSION = `
+SELECT t.*,
+  CASE WHEN cardinality(t.depends_on) = 0 THEN '[]'::jsonb ELSE (
+    SELECT jsonb_agg(to_jsonb(d) ORDER BY d.id)
+    FROM (SELECT id, ref, title, status, result, result_data FROM tasks WHERE id = ANY (t.depends_on)) d
+  ) END AS deps,
+  (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.seq), '[]'::jsonb)
+   FROM attempts a WHERE a.task_id = t.id AND a.outcome <> 'running') AS handoff
+FROM tasks t
+WHERE t.status = 'in_progress' AND t.lease_agent_id = $1 AND t.lease_session = $2::text
+ORDER BY t.id`;
+
 /** Why a fenced write found no row: $1 task. */
 export const LEASE_STATE = `
 SELECT t.status,
@@ -251,10 +279,13 @@ SELECT t.status,
 FROM tasks t WHERE t.id = $1`;
 
 /**
- * The reaper's lease sweep: $2 retry base ms, $3 retry max ms. Rows another transaction holds are
- * skipped (a completion in flight wins; the next sweep sees the rest).
+ * The reaper's sweep, one statement: $2 retry base ms, $3 retry max ms, $4 offline threshold ms.
+ * Tasks whose lease expired go back to pending after the backoff (or fail, attempts exhausted);
+ * rows another transaction holds are skipped (a completion in flight wins; the next sweep sees
+ * the rest). Agents silent past the threshold are marked offline, once each. Returns one row per
+ * change: `task` (the task row as JSON) or `agent` (the agent row as JSON, with `now` and `held`).
  */
-export const EXPIRE_LEASES = `
+export const REAP = `
 WITH sel AS (
   SELECT id FROM tasks
   WHERE status = 'in_progress' AND lease_expires_at <= ${NOW}
@@ -282,24 +313,22 @@ WITH sel AS (
          jsonb_build_object('attempts', upd.attempts, 'maxAttempts', upd.max_attempts)
   FROM upd LEFT JOIN att ON att.task_id = upd.id
   ORDER BY upd.id
-)
-SELECT upd.* FROM upd ORDER BY upd.id`;
-
-/** The reaper's agent sweep: $2 offline threshold ms. Marks each silent agent once. */
-export const MARK_OFFLINE = `
-WITH off AS (
+), off AS (
   UPDATE agents SET offline_marked_at = ${NOW}
-  WHERE offline_marked_at IS NULL AND deregistered_at IS NULL AND last_heartbeat_at < ${NOW} - $2::bigint
+  WHERE offline_marked_at IS NULL AND deregistered_at IS NULL AND last_heartbeat_at < ${NOW} - $4::bigint
   RETURNING *
-), ev AS (
+), off_ev AS (
   INSERT INTO events (at, kind, agent_id, actor, message)
   SELECT off.offline_marked_at, 'agent.offline', off.id, 'reaper',
-         'no heartbeat from ' || off.name || ' for more than ' || ($2::bigint)::text || ' ms'
+         'no heartbeat from ' || off.name || ' for more than ' || ($4::bigint)::text || ' ms'
   FROM off ORDER BY off.id
 )
-SELECT off.*, ${NOW} AS now,
-  array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = off.id ORDER BY t.id) AS held
-FROM off ORDER BY off.id`;
+SELECT 'task' AS kind, upd.id, to_jsonb(upd) AS row FROM upd
+UNION ALL
+SELECT 'agent', off.id, to_jsonb(off) || jsonb_build_object('now', ${NOW},
+  'held', array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = off.id ORDER BY t.id))
+FROM off
+ORDER BY 1 DESC, 2`;
 
 /** An agent with its held tasks and the store's now. */
 export const AGENT_SELECT = `
@@ -309,16 +338,17 @@ FROM agents a`;
 
 /**
  * Register (or re-register by name): $2 name, $3 type, $4 capabilities, $5 host, $6 pid,
- * $7 client info (jsonb). Keeps the id and registeredAt of an existing agent.
+ * $7 client info (jsonb), $8 the new session. Keeps the id and registeredAt of an existing agent.
  */
 export const REGISTER_AGENT = `
 WITH a AS (
-  INSERT INTO agents AS ag (name, type, capabilities, host, pid, client_info, registered_at, last_heartbeat_at)
-  VALUES ($2, $3, $4::text[], $5, $6, $7::jsonb, ${NOW}, ${NOW})
+  INSERT INTO agents AS ag (name, type, capabilities, host, pid, client_info, registered_at, last_heartbeat_at,
+    session)
+  VALUES ($2, $3, $4::text[], $5, $6, $7::jsonb, ${NOW}, ${NOW}, $8)
   ON CONFLICT (name) DO UPDATE SET
     type = EXCLUDED.type, capabilities = EXCLUDED.capabilities, host = EXCLUDED.host, pid = EXCLUDED.pid,
     client_info = EXCLUDED.client_info, last_heartbeat_at = EXCLUDED.last_heartbeat_at,
-    deregistered_at = NULL, offline_marked_at = NULL
+    session = EXCLUDED.session, deregistered_at = NULL, offline_marked_at = NULL
   RETURNING ag.*
 ), ev AS (
   INSERT INTO events (at, kind, agent_id, actor, message, data)
@@ -330,25 +360,38 @@ SELECT a.*, ${NOW} AS now,
   array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id ORDER BY t.id) AS held
 FROM a`;
 
-/** Agent heartbeat: $2 agent, $3 lease ms. Renews every lease it holds; clears an offline mark. */
+/**
+ * Agent heartbeat: $2 agent, $3 the default lease length (a lease without its own), $4 the session.
+ * Renews the leases this session holds, each by its own length; clears an offline mark. Returns the
+ * agent with `held` (every task it holds) and `renewed` (this session's, renewed now).
+ */
 export const HEARTBEAT_AGENT = `
 WITH a AS (
   UPDATE agents SET last_heartbeat_at = ${NOW}, offline_marked_at = NULL WHERE id = $2 RETURNING *
 ), r AS (
-  UPDATE tasks t SET lease_expires_at = ${NOW} + $3::bigint
-  FROM a WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id
+  UPDATE tasks t SET lease_expires_at = ${NOW} + coalesce(t.lease_ms, $3::bigint)
+  FROM a WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id AND t.lease_session = $4::text
   RETURNING t.id
 )
-SELECT a.*, ${NOW} AS now, array(SELECT r.id FROM r ORDER BY r.id) AS held
+SELECT a.*, ${NOW} AS now,
+  array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id ORDER BY t.id) AS held,
+  array(SELECT r.id FROM r ORDER BY r.id) AS renewed
 FROM a`;
 
-/** Deregister: $2 agent, $3 actor. Releases what it holds (attempt given back), then marks it. */
+/**
+ * A session ends: $2 agent, $3 actor, $4 the session (NULL: every session of the agent). Releases
+ * what the session holds (attempt given back); marks the agent deregistered only when the session
+ * is its current one (a newer run under the same name stays registered).
+ */
 export const DEREGISTER_AGENT = `
-WITH a AS (
-  UPDATE agents SET deregistered_at = ${NOW} WHERE id = $2 RETURNING *
+WITH cur AS (
+  SELECT id FROM agents WHERE id = $2
+), a AS (
+  UPDATE agents SET deregistered_at = ${NOW} WHERE id = $2 AND ($4::text IS NULL OR session = $4::text) RETURNING *
 ), rel AS (
   UPDATE tasks t SET status = 'pending', attempts = greatest(t.attempts - 1, 0), ${NO_LEASE}, updated_at = ${NOW}
-  FROM a WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id
+  FROM cur WHERE t.status = 'in_progress' AND t.lease_agent_id = cur.id
+    AND ($4::text IS NULL OR t.lease_session = $4::text)
   RETURNING t.id, t.workflow_id, t.updated_at
 ), att AS (
   UPDATE attempts x SET ended_at = rel.updated_at, outcome = 'released'
@@ -366,4 +409,4 @@ WITH a AS (
   ) e
   ORDER BY e.ord, e.task_id
 )
-SELECT (SELECT count(*) FROM a) AS found, array(SELECT rel.id FROM rel ORDER BY rel.id) AS released`;
+SELECT (SELECT count(*) FROM cur) AS found, array(SELECT rel.id FROM rel ORDER BY rel.id) AS released`;

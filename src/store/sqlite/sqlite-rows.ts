@@ -29,6 +29,8 @@ export interface TaskRow {
   lease_agent_id: number | null;
   lease_agent_name: string | null;
   lease_expires_at: number | null;
+  lease_session: string | null;
+  lease_ms: number | null;
   assigned_to: number | null;
   review: number;
   review_rounds: number;
@@ -60,7 +62,7 @@ export const TASK_COLUMNS =
   'attempts, max_attempts, lease_token, lease_agent_id, lease_agent_name, lease_expires_at, assigned_to, ' +
   'review, review_rounds, max_review_rounds, progress_note, progress_percent, progress_checkpoint, ' +
   'progress_at, result, result_data, error, completed_by, idempotency_key, metadata, created_by, ' +
-  'created_at, updated_at, started_at, finished_at';
+  'created_at, updated_at, started_at, finished_at, lease_session, lease_ms';
 
 /** A row read with `SELECT ${TASK_COLUMNS}` in raw mode → TaskRow. */
 export function taskRowFromRaw(a: unknown[]): TaskRow {
@@ -102,6 +104,8 @@ export function taskRowFromRaw(a: unknown[]): TaskRow {
     updated_at: a[34] as number,
     started_at: a[35] as number | null,
     finished_at: a[36] as number | null,
+    lease_session: a[37] as string | null,
+    lease_ms: a[38] as number | null,
   };
 }
 
@@ -133,6 +137,7 @@ export interface AgentRow {
   last_heartbeat_at: number;
   deregistered_at: number | null;
   offline_marked_at: number | null;
+  session: string | null;
 }
 
 export interface WorkflowRow {
@@ -204,6 +209,7 @@ export function toTask(row: TaskRow, dependsOn: number[]): Task {
             agentName: row.lease_agent_name ?? '',
             token: row.lease_token,
             expiresAt: row.lease_expires_at,
+            lengthMs: row.lease_ms,
           }
         : null,
     assignedTo: row.assigned_to,

@@ -17,7 +17,7 @@ import {
   NotFoundError,
   type LeaseLostReason,
 } from '../../core/errors.js';
-import { newLeaseToken } from '../../core/ids.js';
+import { newLeaseToken, newSessionId } from '../../core/ids.js';
 import { retryDelayMs, type Policy } from '../../core/policy.js';
 import { canTransition, isFinal, TASK_STATUSES, type TaskStatus } from '../../core/status.js';
 import { deriveAgentStatus, deriveWorkflowStatus } from '../../core/derive.js';
@@ -176,11 +176,14 @@ function clampLimit(limit: number | undefined, def: number, max: number): number
 }
 
 const TASK_SET_LEASE_NULL =
-  'lease_token = NULL, lease_agent_id = NULL, lease_agent_name = NULL, lease_expires_at = NULL';
+  'lease_token = NULL, lease_agent_id = NULL, lease_agent_name = NULL, lease_expires_at = NULL, ' +
+  'lease_session = NULL, lease_ms = NULL';
+/** A renewal: the lease's own length (lease_ms; @defaultMs for a lease taken before it was kept). */
+const RENEWED_EXPIRY = 'lease_expires_at = @now + COALESCE(lease_ms, @defaultMs)';
 const TOKEN_GUARD = "WHERE id = @id AND status = 'in_progress' AND lease_token = @token";
 const CLAIM_SET = `status = 'in_progress', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
   lease_token = @token, lease_agent_id = @agentId, lease_agent_name = @agentName, lease_expires_at = @expires,
-  assigned_to = NULL, updated_at = @now`;
+  lease_session = @session, lease_ms = @leaseMs, assigned_to = NULL, updated_at = @now`;
 const NOT_FINAL = "status NOT IN ('completed', 'failed', 'cancelled')";
 
 class SqliteStore implements Store {
@@ -194,7 +197,8 @@ class SqliteStore implements Store {
   /** Hot-path writes waiting for the next group commit (writeBatched). */
   private batch: {
     fn: () => unknown;
-    notify: boolean;
+    /** Whether the committed operation changed something watchers may wait for. */
+    notify: (value: unknown) => boolean;
     resolve: (v: unknown) => void;
     reject: (e: unknown) => void;
   }[] = [];
@@ -267,13 +271,18 @@ class SqliteStore implements Store {
                                       WHERE r.value NOT IN (SELECT value FROM json_each(@caps))))
                     ORDER BY t.priority DESC, t.id ASC LIMIT 1)
         RETURNING id`).pluck(),
+      nextScheduled: db
+        .prepare<[string, number], number | null>(
+          "SELECT MIN(run_after) FROM tasks WHERE status = 'pending' AND type = ? AND run_after > ?",
+        )
+        .pluck(),
       heartbeatTask: p<TaskRow>(
-        `UPDATE tasks SET lease_expires_at = @expires, updated_at = @now ${TOKEN_GUARD} RETURNING *`,
+        `UPDATE tasks SET ${RENEWED_EXPIRY}, updated_at = @now ${TOKEN_GUARD} RETURNING *`,
       ),
       progress: p<TaskRow>(`UPDATE tasks SET progress_note = COALESCE(@note, progress_note),
           progress_percent = COALESCE(@percent, progress_percent),
           progress_checkpoint = COALESCE(@checkpoint, progress_checkpoint), progress_at = @now,
-          lease_expires_at = @expires, updated_at = @now
+          ${RENEWED_EXPIRY}, updated_at = @now
         ${TOKEN_GUARD} RETURNING *`),
       complete: p<number>(`UPDATE tasks SET
           status = CASE WHEN review = 1 THEN 'awaiting_review' ELSE 'completed' END,
@@ -315,17 +324,18 @@ class SqliteStore implements Store {
       expiredLeases: p1<TaskRow>(
         "SELECT * FROM tasks WHERE status = 'in_progress' AND lease_expires_at < ? ORDER BY id",
       ),
-      heldBy: p1<TaskRow>(
-        "SELECT * FROM tasks WHERE status = 'in_progress' AND lease_agent_id = ? ORDER BY id",
-      ),
+      heldBySession:
+        p<TaskRow>(`SELECT * FROM tasks WHERE status = 'in_progress' AND lease_agent_id = @agentId
+          AND (@session IS NULL OR lease_session = @session) ORDER BY id`),
       heldIds: p1<number>(
         "SELECT id FROM tasks WHERE status = 'in_progress' AND lease_agent_id = ? ORDER BY id",
       ).pluck(),
       allHeld: db.prepare<[], { id: number; lease_agent_id: number }>(
         "SELECT id, lease_agent_id FROM tasks WHERE status = 'in_progress' ORDER BY id",
       ),
-      renewLeases: p<number>(`UPDATE tasks SET lease_expires_at = @expires, updated_at = @now
-        WHERE status = 'in_progress' AND lease_agent_id = @agentId RETURNING id`).pluck(),
+      renewLeases: p<number>(`UPDATE tasks SET ${RENEWED_EXPIRY}, updated_at = @now
+        WHERE status = 'in_progress' AND lease_agent_id = @agentId AND lease_session = @session
+        RETURNING id`).pluck(),
       subtree: p1<TaskRow>(`WITH RECURSIVE sub(id) AS (
           SELECT ? UNION SELECT d.task_id FROM task_deps d JOIN sub ON d.depends_on = sub.id)
         SELECT t.* FROM tasks t JOIN sub ON t.id = sub.id WHERE t.${NOT_FINAL} ORDER BY t.id`),
@@ -364,18 +374,22 @@ class SqliteStore implements Store {
       ),
       // agents
       upsertAgent: p<AgentRow>(`INSERT INTO agents (name, type, capabilities, host, pid, client_info,
-          registered_at, last_heartbeat_at)
-        VALUES (@name, @type, @capabilities, @host, @pid, @clientInfo, @now, @now)
+          registered_at, last_heartbeat_at, session)
+        VALUES (@name, @type, @capabilities, @host, @pid, @clientInfo, @now, @now, @session)
         ON CONFLICT (name) DO UPDATE SET type = excluded.type, capabilities = excluded.capabilities,
           host = excluded.host, pid = excluded.pid, client_info = excluded.client_info,
-          last_heartbeat_at = excluded.last_heartbeat_at, deregistered_at = NULL, offline_marked_at = NULL
+          last_heartbeat_at = excluded.last_heartbeat_at, session = excluded.session,
+          deregistered_at = NULL, offline_marked_at = NULL
         RETURNING *`),
       agentById: p1<AgentRow>('SELECT * FROM agents WHERE id = ?'),
       agentByName: p1<AgentRow>('SELECT * FROM agents WHERE name = ?'),
       agents: db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY id'),
       heartbeatAgent: p<AgentRow>(`UPDATE agents SET last_heartbeat_at = @now, offline_marked_at = NULL
         WHERE id = @id RETURNING *`),
-      deregisterAgent: p<unknown>('UPDATE agents SET deregistered_at = @now WHERE id = @id'),
+      /** Marks the agent deregistered when the ending session is its current one (or for all sessions). */
+      deregisterAgent: p<unknown>(
+        'UPDATE agents SET deregistered_at = @now WHERE id = @id AND (@session IS NULL OR session = @session)',
+      ),
       markOffline: p<AgentRow>(`UPDATE agents SET offline_marked_at = @now
         WHERE deregistered_at IS NULL AND offline_marked_at IS NULL AND last_heartbeat_at < @cutoff
         RETURNING *`),
@@ -455,10 +469,14 @@ class SqliteStore implements Store {
    * savepoint, so one that fails changes nothing and the others still commit. Each still returns
    * only after the commit: durable, and atomic on its own. Concurrent workers in one process thus
    * pay one commit (and write each touched page once) per round instead of one per operation.
+   * `notify` says, from the operation's result, whether watchers are woken after the commit: an
+   * operation that changed nothing a waiter could want (a claim that found no task) must not wake
+   * them, or every waiting agent would claim again at once, for ever.
    */
-  private writeBatched<R>(fn: () => R, notify = true): Promise<R> {
+  private writeBatched<R>(fn: () => R, notify: boolean | ((value: R) => boolean) = true): Promise<R> {
+    const wakes = typeof notify === 'function' ? (notify as (value: unknown) => boolean) : () => notify;
     return new Promise<R>((resolve, reject) => {
-      this.batch.push({ fn, notify, resolve: resolve as (v: unknown) => void, reject });
+      this.batch.push({ fn, notify: wakes, resolve: resolve as (v: unknown) => void, reject });
       if (!this.batchScheduled) {
         this.batchScheduled = true;
         setImmediate(() => this.flushBatch());
@@ -477,11 +495,15 @@ class SqliteStore implements Store {
     }
     if (ops.length === 1) {
       const op = ops[0]!;
+      let value: unknown;
       try {
-        op.resolve(this.write(op.fn, op.notify));
+        value = this.write(op.fn, false);
       } catch (err) {
         op.reject(err);
+        return;
       }
+      if (op.notify(value)) this.watcher.notify();
+      op.resolve(value);
       return;
     }
     let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
@@ -520,7 +542,7 @@ class SqliteStore implements Store {
     ops.forEach((op, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) {
-        notify ||= op.notify;
+        notify ||= op.notify(outcome.value);
         op.resolve(outcome.value);
       } else {
         op.reject(translate(outcome.error));
@@ -611,6 +633,7 @@ class SqliteStore implements Store {
       registeredAt: row.registered_at,
       lastHeartbeatAt: row.last_heartbeat_at,
       deregisteredAt: row.deregistered_at,
+      session: row.session,
       status: deriveAgentStatus(
         {
           lastHeartbeatAt: row.last_heartbeat_at,
@@ -713,30 +736,41 @@ class SqliteStore implements Store {
         pid: input.pid ?? null,
         clientInfo: toJson(input.clientInfo ?? null),
         now,
+        session: newSessionId(),
       })!;
       this.event({ kind: 'agent.registered', agentId: row.id, actor: row.name }, now);
       return this.agent(row, this.s.heldIds.all(row.id), now);
     });
   }
 
-  async heartbeatAgent(agentId: number, leaseMs?: Millis): Promise<{ agent: Agent; renewed: number[] }> {
+  async heartbeatAgent(
+    agentId: number,
+    session: string | null,
+  ): Promise<{ agent: Agent; renewed: number[] }> {
     return this.write(() => {
       const now = this.clock.now();
       const row = this.s.heartbeatAgent.get({ id: agentId, now });
       if (!row) throw new NotFoundError('agent', agentId);
-      const renewed = this.s.renewLeases
-        .all({ agentId, now, expires: now + (leaseMs ?? this.policy.leaseMs) })
-        .sort((a, b) => a - b);
-      return { agent: this.agent(row, renewed, now), renewed };
+      const renewed =
+        session === null
+          ? []
+          : this.s.renewLeases
+              .all({ agentId, session, now, defaultMs: this.policy.leaseMs })
+              .sort((a, b) => a - b);
+      return { agent: this.agent(row, this.s.heldIds.all(agentId), now), renewed };
     }, false);
   }
 
-  async deregisterAgent(agentId: number, actor: string): Promise<{ released: number[] }> {
+  async deregisterAgent(
+    agentId: number,
+    session: string | null,
+    actor: string,
+  ): Promise<{ released: number[] }> {
     return this.write(() => {
       const now = this.clock.now();
-      this.mustAgent(agentId);
+      const agent = this.mustAgent(agentId);
       const released: number[] = [];
-      for (const held of this.s.heldBy.all(agentId)) {
+      for (const held of this.s.heldBySession.all({ agentId, session })) {
         assertTransition('in_progress', 'pending');
         const row = this.s.release.get({ id: held.id, token: held.lease_token, now })!;
         this.closeAttempt(row.id, 'released', now);
@@ -755,10 +789,32 @@ class SqliteStore implements Store {
         );
         released.push(row.id);
       }
-      this.s.deregisterAgent.run({ id: agentId, now });
-      this.event({ kind: 'agent.deregistered', agentId, actor, message: null, data: { released } }, now);
+      // A session that is no longer the agent's current one (a newer run registered under the same
+      // name) only gives back what it held: the agent stays registered.
+      if (session === null || agent.session === session) {
+        this.s.deregisterAgent.run({ id: agentId, now, session });
+        this.event({ kind: 'agent.deregistered', agentId, actor, message: null, data: { released } }, now);
+      }
       return { released };
     });
+  }
+
+  async heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
+    if (agent.session === null) return [];
+    return this.read(() =>
+      this.s.heldBySession.all({ agentId: agent.id, session: agent.session }).map((row) => {
+        const attempts = this.s.attemptsOf.all(row.id);
+        const dependencies = row.has_deps === 1 ? this.s.dependencies.all(row.id).map(toDependency) : [];
+        return {
+          task: this.task(row),
+          leaseToken: row.lease_token!,
+          leaseExpiresAt: row.lease_expires_at!,
+          dependencies,
+          // The earlier attempts: all but the running one (this lease's).
+          handoff: attempts.filter((a) => a.outcome !== 'running').map(toAttempt),
+        };
+      }),
+    );
   }
 
   async getAgent(ref: number | string): Promise<Agent | null> {
@@ -968,55 +1024,69 @@ class SqliteStore implements Store {
   // ── the lifecycle ─────────────────────────────────────────────────────────────────────────────
 
   async claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null> {
-    return this.writeBatched(() => {
-      const now = this.clock.now();
-      const token = newLeaseToken();
-      const params: Params = {
-        now,
-        token,
-        agentId: agent.id,
-        agentName: agent.name,
-        expires: now + (leaseMs ?? this.policy.leaseMs),
-        type: agent.type,
-        caps: JSON.stringify(agent.capabilities),
-      };
-      let from: TaskStatus = 'assigned';
-      const assigned = this.s.assignedFor.get(agent.id);
-      let id = assigned === undefined ? undefined : this.s.claimAssigned.get({ ...params, id: assigned });
-      if (id === undefined) {
-        from = 'pending';
-        id = this.s.claimPending.get(params);
-        if (id === undefined) return null;
-      }
-      const row = taskRowFromRaw(this.s.taskRaw.get(id)!);
-      // The earlier attempts (the handoff); this claim's attempt is the next in sequence.
-      const earlier = this.s.attemptsOf.all(id);
-      const seq = earlier.length === 0 ? 1 : earlier[earlier.length - 1]!.seq + 1;
-      this.s.insertAttempt.run(id, seq, agent.id, agent.name, now);
-      this.event(
-        {
-          kind: 'task.claimed',
-          taskId: row.id,
-          workflowId: row.workflow_id,
+    const length = leaseMs ?? this.policy.leaseMs;
+    return this.writeBatched(
+      () => {
+        const now = this.clock.now();
+        const token = newLeaseToken();
+        const params: Params = {
+          now,
+          token,
           agentId: agent.id,
-          actor: agent.name,
-          fromStatus: from,
-          toStatus: 'in_progress',
-        },
-        now,
-      );
-      const dependencies = row.has_deps === 1 ? this.s.dependencies.all(row.id).map(toDependency) : [];
-      const handoff = earlier.map(toAttempt);
-      return {
-        task: toTask(
-          row,
-          dependencies.map((d) => d.taskId),
-        ),
-        leaseToken: token,
-        leaseExpiresAt: row.lease_expires_at!,
-        dependencies,
-        handoff,
-      };
+          agentName: agent.name,
+          session: agent.session,
+          leaseMs: length,
+          expires: now + length,
+          type: agent.type,
+          caps: JSON.stringify(agent.capabilities),
+        };
+        let from: TaskStatus = 'assigned';
+        const assigned = this.s.assignedFor.get(agent.id);
+        let id = assigned === undefined ? undefined : this.s.claimAssigned.get({ ...params, id: assigned });
+        if (id === undefined) {
+          from = 'pending';
+          id = this.s.claimPending.get(params);
+          if (id === undefined) return null;
+        }
+        const row = taskRowFromRaw(this.s.taskRaw.get(id)!);
+        // The earlier attempts (the handoff); this claim's attempt is the next in sequence.
+        const earlier = this.s.attemptsOf.all(id);
+        const seq = earlier.length === 0 ? 1 : earlier[earlier.length - 1]!.seq + 1;
+        this.s.insertAttempt.run(id, seq, agent.id, agent.name, now);
+        this.event(
+          {
+            kind: 'task.claimed',
+            taskId: row.id,
+            workflowId: row.workflow_id,
+            agentId: agent.id,
+            actor: agent.name,
+            fromStatus: from,
+            toStatus: 'in_progress',
+          },
+          now,
+        );
+        const dependencies = row.has_deps === 1 ? this.s.dependencies.all(row.id).map(toDependency) : [];
+        const handoff = earlier.map(toAttempt);
+        return {
+          task: toTask(
+            row,
+            dependencies.map((d) => d.taskId),
+          ),
+          leaseToken: token,
+          leaseExpiresAt: row.lease_expires_at!,
+          dependencies,
+          handoff,
+        };
+      },
+      (claimed) => claimed !== null,
+    );
+  }
+
+  async untilNextScheduled(type: string): Promise<Millis | null> {
+    return this.read(() => {
+      const now = this.clock.now();
+      const at = this.s.nextScheduled.get(type, now);
+      return at === null || at === undefined ? null : at - now;
     });
   }
 
@@ -1052,14 +1122,14 @@ class SqliteStore implements Store {
     });
   }
 
-  async heartbeatTask(taskId: number, leaseToken: string, leaseMs?: Millis): Promise<Task> {
+  async heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
     return this.writeBatched(() => {
       const now = this.clock.now();
       const row = this.s.heartbeatTask.get({
         id: taskId,
         token: leaseToken,
         now,
-        expires: now + (leaseMs ?? this.policy.leaseMs),
+        defaultMs: this.policy.leaseMs,
       });
       if (!row) this.leaseLost(taskId);
       return this.task(row);
@@ -1088,7 +1158,7 @@ class SqliteStore implements Store {
         id: taskId,
         token: leaseToken,
         now,
-        expires: now + this.policy.leaseMs,
+        defaultMs: this.policy.leaseMs,
         ...values,
       });
       if (!row) this.leaseLost(taskId);

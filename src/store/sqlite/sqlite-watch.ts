@@ -1,33 +1,53 @@
 /**
  * Change notification for the SQLite store. In-process: the store calls `notify()` after each
  * committed change and listeners run once, coalesced, on the next turn. Cross-process: while
- * anyone listens, `PRAGMA data_version` is polled on the store's connection (it changes when
- * another connection commits) every `pollMs`; the timer is unref'ed and stops with the last listener.
+ * anyone listens, the database's directory is watched (inotify on Linux, FSEvents/kqueue
+ * elsewhere, through `fs.watch`): another process's commit writes the WAL file, and each such
+ * event (coalesced per turn of the event loop) reads `PRAGMA data_version`, which changes when
+ * another connection has committed (the event may come a moment before the writer has published its
+ * commit in the shared index, so an event that shows no change is checked again a few times over
+ * the next RECHECK_MS). Waiting thus costs nothing while nothing happens, and a wake-up arrives
+ * within a millisecond or so. Where the directory cannot be watched (a file system without
+ * change events, or the per-user limit of inotify instances reached), `PRAGMA data_version` is
+ * polled every FALLBACK_POLL_MS instead. Either way this is a hint: waiters also re-check on their
+ * own backstop (config pollBackstopMs), so a missed event delays a wake-up, it loses nothing.
  */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 
-/** Poll interval of the cross-process change check. */
-export const DATA_VERSION_POLL_MS = 10;
+/** Poll interval of the cross-process change check when the directory cannot be watched. */
+export const FALLBACK_POLL_MS = 10;
+/** After a file event that showed no change yet: check again after these delays (ms). */
+const RECHECK_MS = [1, 5, 25];
 
 export class SqliteWatch {
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
+  private checkScheduled = false;
+  private recheck: NodeJS.Timeout | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private watcher: FSWatcher | null = null;
   private lastVersion = 0;
   private readonly dataVersion: Database.Statement<[], number>;
 
   constructor(
     private readonly db: Database.Database,
-    private readonly pollMs = DATA_VERSION_POLL_MS,
+    private readonly pollMs = FALLBACK_POLL_MS,
   ) {
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  }
+
+  /** How other processes' changes are noticed right now (for tests and diagnostics). */
+  get crossProcess(): 'watch' | 'poll' | 'none' {
+    return this.watcher ? 'watch' : this.timer ? 'poll' : 'none';
   }
 
   watch(listener: () => void): () => void {
     // Each subscription is its own entry, so the same function may be added twice and removed once.
     const entry = () => listener();
     this.listeners.add(entry);
-    if (this.timer === null) this.start();
+    if (this.listeners.size === 1) this.start();
     let active = true;
     return () => {
       if (!active) return;
@@ -60,22 +80,75 @@ export class SqliteWatch {
 
   private start(): void {
     this.lastVersion = this.readVersion();
-    this.timer = setInterval(() => this.poll(), this.pollMs);
+    if (this.db.memory) return; // one connection: nobody else can change it
+    const file = this.db.name;
+    const base = basename(file);
+    try {
+      const watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
+        if (name === null || String(name).startsWith(base)) this.scheduleCheck();
+      });
+      watcher.on('error', () => {
+        // The directory went away or the watch broke: keep noticing changes by polling.
+        if (this.watcher !== watcher) return;
+        watcher.close();
+        this.watcher = null;
+        if (this.listeners.size > 0) this.startPolling();
+      });
+      this.watcher = watcher;
+    } catch {
+      this.startPolling();
+    }
+  }
+
+  private startPolling(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.check(), this.pollMs);
     this.timer.unref();
   }
 
   private stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    if (this.recheck !== null) clearTimeout(this.recheck);
+    this.recheck = null;
+    this.watcher?.close();
+    this.watcher = null;
   }
 
-  private poll(): void {
-    if (!this.db.open) return this.stop();
-    const version = this.readVersion();
-    if (version !== this.lastVersion) {
-      this.lastVersion = version;
-      this.notify();
+  /** A file event: check now (coalesced per turn), and again a few times if nothing showed yet. */
+  private scheduleCheck(): void {
+    if (this.checkScheduled) return;
+    this.checkScheduled = true;
+    setImmediate(() => {
+      this.checkScheduled = false;
+      if (this.recheck !== null) clearTimeout(this.recheck);
+      this.recheck = null;
+      if (!this.check()) this.checkAgain(0);
+    });
+  }
+
+  private checkAgain(step: number): void {
+    const delay = RECHECK_MS[step];
+    if (delay === undefined) return;
+    this.recheck = setTimeout(() => {
+      this.recheck = null;
+      if (!this.check()) this.checkAgain(step + 1);
+    }, delay);
+    this.recheck.unref();
+  }
+
+  /** Reads data_version; wakes the listeners when another connection committed. True if it did. */
+  private check(): boolean {
+    if (!this.db.open) {
+      this.stop();
+      return true;
     }
+    if (this.listeners.size === 0) return true;
+    const version = this.readVersion();
+    if (version === this.lastVersion) return false;
+    this.lastVersion = version;
+    this.notify();
+    return true;
   }
 
   private readVersion(): number {
