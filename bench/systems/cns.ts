@@ -330,7 +330,7 @@ async function explainClaim(cns: Coordinator, db: string, agent: Agent): Promise
 
 /** The parameters of CLAIM for one agent (a batch of one). */
 function claimValues(agent: Agent, token: string): unknown[] {
-  return [null, [agent.id], [agent.name], [token], [30_000], agent.type, agent.capabilities];
+  return [null, [agent.id], [agent.name], [token], [30_000], agent.type, agent.capabilities, [agent.session]];
 }
 
 /** A bench-controlled value as the body of a SQL literal (arrays in PostgreSQL's text form). */
