@@ -7,54 +7,35 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Coordinator } from '../src/coordinator/coordinator.js';
+import { resolveConfig } from '../src/core/config.js';
 import { DEFAULT_POLICY } from '../src/core/policy.js';
-import type { NormalizedBatch } from '../src/core/batch.js';
 import { openPostgresStore, PLANNER_SETTINGS } from '../src/store/postgres/postgres-store.js';
-import { CLAIM, COMPLETE } from '../src/store/postgres/sql.js';
-import type { Store } from '../src/store/store.js';
+import { APPLY, CLAIM } from '../src/store/postgres/sql.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from './support/postgres.js';
 
-function oneTask(title: string): NormalizedBatch {
-  return {
-    workflow: null,
-    workflowId: null,
-    actor: 'test',
-    inputIndex: [0],
-    tasks: [
-      {
-        ref: null,
-        type: 'backend',
-        title,
-        spec: '',
-        input: null,
-        requires: [],
-        priority: 0,
-        runAfter: null,
-        dependsOnIndices: [],
-        dependsOnIds: [],
-        maxAttempts: 3,
-        review: false,
-        maxReviewRounds: 3,
-        idempotencyKey: null,
-        metadata: {},
-      },
-    ],
-  };
+/** One plain task to create. */
+function oneTask(title: string) {
+  return { actor: 'test', tasks: [{ type: 'backend', title }] };
 }
 
 describe('postgres: hot statement plans with 100,000 finished tasks', () => {
   let s: FreshPostgresSchema;
-  let early: Store;
+  let early: Coordinator;
   let client: pg.Client;
 
   beforeAll(async () => {
     s = await freshPostgresSchema();
     // Statements prepared on nearly empty tables: their generic plans are cached per session.
-    early = await openPostgresStore(s.url, { policy: DEFAULT_POLICY, schema: s.schema });
+    early = new Coordinator(
+      await openPostgresStore(s.url, { policy: DEFAULT_POLICY, schema: s.schema }),
+      resolveConfig({ ...DEFAULT_POLICY }, {}, '/'),
+      { reaper: false },
+    );
     const worker = await early.registerAgent({ name: 'early', type: 'backend' });
     for (let i = 0; i < 6; i++) {
       await early.createTasks(oneTask(`early ${i}`));
-      const c = await early.claim(worker);
+      const c = (await early.claimNext(worker)).claimed;
       await early.complete(c!.task.id, c!.leaseToken, { result: 'ok' });
     }
     client = new pg.Client({ connectionString: s.url, options: PLANNER_SETTINGS });
@@ -93,8 +74,8 @@ describe('postgres: hot statement plans with 100,000 finished tasks', () => {
     expect(plan).not.toMatch(/Seq Scan/);
   });
 
-  it('completes through the primary key and the running-attempt index, with no sequential scan', async () => {
-    const plan = await genericPlan(COMPLETE);
+  it('completes (a decided change) through the primary key and the running-attempt index, with no sequential scan', async () => {
+    const plan = await genericPlan(APPLY);
     console.log(`complete plan with 100,000 completed tasks:\n${plan}`);
     expect(plan).toContain('tasks_pkey');
     // The running attempts are looked up by task id, not found by reading the whole index.
@@ -105,11 +86,11 @@ describe('postgres: hot statement plans with 100,000 finished tasks', () => {
   it('a store whose plans were cached on nearly empty tables still claims and completes', async () => {
     await early.createTasks(oneTask('the one to claim'));
     const agent = await early.registerAgent({ name: 'planner', type: 'backend' });
-    const claimed = await early.claim(agent);
+    const claimed = (await early.claimNext(agent)).claimed;
     expect(claimed?.task.title).toBe('the one to claim');
     const done = await early.complete(claimed!.task.id, claimed!.leaseToken, { result: 'ok' });
     expect(done.status).toBe('completed');
-    const attempts = await early.listAttempts(done.id);
+    const attempts = (await early.getTaskDetail(done.id)).attempts;
     expect(attempts.map((a) => a.outcome)).toEqual(['completed']);
   }, 60_000);
 });

@@ -149,7 +149,7 @@ describe('postgres: many processes, lost connections, skewed clocks', () => {
         expect(Math.abs(child.leaseExpiresAt! - (dbNow + 60_000))).toBeLessThan(30_000);
       }
       // An on-time sweep now does not expire the lease of the agent that is 10 minutes behind.
-      const swept = await cns.store.reap();
+      const swept = await cns.reap();
       expect(swept.expired).toEqual([]);
       expect((await cns.getTask(behind.taskId!)).status).toBe('in_progress');
     } finally {

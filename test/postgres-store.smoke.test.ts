@@ -6,11 +6,14 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { normalizeBatch, type CreateTasksInput } from '../src/core/batch.js';
+import { Coordinator } from '../src/coordinator/coordinator.js';
+import type { CreateTasksInput } from '../src/core/batch.js';
 import { ManualClock } from '../src/core/clock.js';
+import { resolveConfig } from '../src/core/config.js';
 import { CnsError, LeaseLostError } from '../src/core/errors.js';
 import { DEFAULT_POLICY } from '../src/core/policy.js';
 import { migratePostgres, openPostgresStore } from '../src/store/postgres/postgres-store.js';
+import type { Agent } from '../src/core/types.js';
 import type { Store } from '../src/store/store.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from './support/postgres.js';
 
@@ -19,6 +22,9 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+/** The lifecycle's decisions live above the store: it is driven through a coordinator (`open` sets it). */
+let cns: Coordinator;
+
 async function open(clock?: ManualClock): Promise<{ store: Store; s: FreshPostgresSchema }> {
   const s = await freshPostgresSchema();
   const store = await openPostgresStore(s.url, {
@@ -26,15 +32,17 @@ async function open(clock?: ManualClock): Promise<{ store: Store; s: FreshPostgr
     schema: s.schema,
     ...(clock ? { clock } : {}),
   });
+  cns = new Coordinator(store, resolveConfig({ ...DEFAULT_POLICY }, {}, '/'), { reaper: false });
   cleanups.push(async () => {
-    await store.close();
+    await cns.close();
     await s.drop();
   });
   return { store, s };
 }
 
-const batch = (input: Omit<CreateTasksInput, 'actor'>) =>
-  normalizeBatch({ actor: 'supervisor', ...input }, DEFAULT_POLICY);
+const create = (input: Omit<CreateTasksInput, 'actor'>) => cns.createTasks({ actor: 'supervisor', ...input });
+const claim = async (agent: Agent, leaseMs?: number) =>
+  (await cns.claimNext(agent, leaseMs === undefined ? {} : { leaseMs })).claimed;
 
 describe('postgres store (smoke)', () => {
   it('registers, creates, claims, completes, unblocks and logs events', async () => {
@@ -43,18 +51,16 @@ describe('postgres store (smoke)', () => {
     expect(store.backend).toBe('postgres');
     expect(store.capabilities).toEqual({ crossProcessWatch: true, serverClock: false });
 
-    const agent = await store.registerAgent({ name: 'be-1', type: 'backend', capabilities: ['ts'] });
+    const agent = await cns.registerAgent({ name: 'be-1', type: 'backend', capabilities: ['ts'] });
     expect(agent).toMatchObject({ name: 'be-1', status: 'idle', heldTasks: [] });
 
-    const created = await store.createTasks(
-      batch({
-        workflow: { name: 'wf' },
-        tasks: [
-          { ref: 'b', type: 'backend', title: 'second', dependsOn: ['a'] },
-          { ref: 'a', type: 'backend', title: 'first', requires: ['ts'], priority: 5 },
-        ],
-      }),
-    );
+    const created = await create({
+      workflow: { name: 'wf' },
+      tasks: [
+        { ref: 'b', type: 'backend', title: 'second', dependsOn: ['a'] },
+        { ref: 'a', type: 'backend', title: 'first', requires: ['ts'], priority: 5 },
+      ],
+    });
     expect(created.created).toEqual([true, true]);
     expect(created.tasks.map((t) => [t.title, t.status])).toEqual([
       ['second', 'blocked'],
@@ -68,14 +74,14 @@ describe('postgres store (smoke)', () => {
     const [second, first] = created.tasks as [(typeof created.tasks)[0], (typeof created.tasks)[0]];
     expect(second.dependsOn).toEqual([first.id]);
 
-    const claimed = await store.claim(agent);
+    const claimed = await claim(agent);
     expect(claimed?.task).toMatchObject({ id: first.id, status: 'in_progress', attempts: 1 });
     expect(claimed?.leaseExpiresAt).toBe(clock.now() + DEFAULT_POLICY.leaseMs);
-    expect(await store.claim(agent)).toBeNull();
+    expect(await claim(agent)).toBeNull();
 
-    await store.progress(first.id, claimed!.leaseToken, { note: 'half', percent: 50 });
-    await expect(store.complete(first.id, 'nope', { result: 'x' })).rejects.toBeInstanceOf(LeaseLostError);
-    const done = await store.complete(first.id, claimed!.leaseToken, { result: 'ok', data: { n: 1 } });
+    await cns.progress(first.id, claimed!.leaseToken, { note: 'half', percent: 50 });
+    await expect(cns.complete(first.id, 'nope', { result: 'x' })).rejects.toBeInstanceOf(LeaseLostError);
+    const done = await cns.complete(first.id, claimed!.leaseToken, { result: 'ok', data: { n: 1 } });
     expect(done).toMatchObject({
       status: 'completed',
       result: 'ok',
@@ -83,12 +89,12 @@ describe('postgres store (smoke)', () => {
       completedBy: agent.id,
       lease: null,
     });
-    await expect(store.complete(first.id, claimed!.leaseToken, { result: 'again' })).rejects.toMatchObject({
+    await expect(cns.complete(first.id, claimed!.leaseToken, { result: 'again' })).rejects.toMatchObject({
       reason: 'finished',
     });
 
     expect((await store.getTask(second.id))?.status).toBe('pending');
-    const next = await store.claim(agent);
+    const next = await claim(agent);
     expect(next?.task.id).toBe(second.id);
     expect(next?.dependencies).toEqual([
       { taskId: first.id, ref: 'a', title: 'first', status: 'completed', result: 'ok', resultData: { n: 1 } },
@@ -117,15 +123,19 @@ describe('postgres store (smoke)', () => {
     const before = Date.now();
     const now = await store.now();
     expect(Math.abs(now - before)).toBeLessThan(5_000);
-    const agent = await store.registerAgent({ name: 'a', type: 't' });
-    await store.createTasks(batch({ tasks: [{ type: 't', title: 'x' }] }));
-    const c = await store.claim(agent, 60_000);
+    const agent = await cns.registerAgent({ name: 'a', type: 't' });
+    await create({ tasks: [{ type: 't', title: 'x' }] });
+    const c = await claim(agent, 60_000);
     expect(Math.abs(c!.leaseExpiresAt - (now + 60_000))).toBeLessThan(5_000);
   });
 
   it('wakes a watcher when another connection changes tasks, and after the listener connection is killed', async () => {
     const { store, s } = await open();
-    const other = await openPostgresStore(s.url, { policy: DEFAULT_POLICY, schema: s.schema });
+    const other = new Coordinator(
+      await openPostgresStore(s.url, { policy: DEFAULT_POLICY, schema: s.schema }),
+      cns.config,
+      { reaper: false },
+    );
     cleanups.push(() => other.close());
     let calls = 0;
     const stop = store.watch(() => calls++);
@@ -136,7 +146,7 @@ describe('postgres store (smoke)', () => {
       return cond();
     };
     calls = 0;
-    await other.createTasks(batch({ tasks: [{ type: 't', title: 'x' }] }));
+    await other.createTasks({ actor: 'supervisor', tasks: [{ type: 't', title: 'x' }] });
     expect(await waitFor(() => calls > 0, 500)).toBe(true);
 
     const admin = new pg.Client({ connectionString: s.url });
@@ -146,7 +156,7 @@ describe('postgres store (smoke)', () => {
     );
     await new Promise((r) => setTimeout(r, 800));
     calls = 0;
-    await other.createTasks(batch({ tasks: [{ type: 't', title: 'y' }] }));
+    await other.createTasks({ actor: 'supervisor', tasks: [{ type: 't', title: 'y' }] });
     expect(await waitFor(() => calls > 0, 500)).toBe(true);
     const listening = await admin.query(
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE 'LISTEN "cns_${s.schema}"'`,

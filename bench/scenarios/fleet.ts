@@ -75,7 +75,7 @@ async function once(env: BenchEnv, o: FleetOptions): Promise<FleetRunResult> {
     const tokens = new Map<number, string>();
     for (let g = 0; g < o.held; g++) {
       const id = first + g;
-      const claimed = await cns.store.claim(
+      const { claimed } = await cns.claimNext(
         {
           id,
           name: `fleet-${String(g + 1).padStart(5, '0')}`,
@@ -84,7 +84,7 @@ async function once(env: BenchEnv, o: FleetOptions): Promise<FleetRunResult> {
           // The worker heartbeats as this session (fleet-worker.ts): a lease belongs to its session.
           session: `fleet-${id}`,
         },
-        o.leaseMs,
+        { leaseMs: o.leaseMs },
       );
       if (!claimed) throw new Error('fleet: nothing to claim');
       tokens.set(claimed.task.id, claimed.leaseToken);

@@ -20,13 +20,31 @@ import type {
   EventFilter,
   Page,
   ProgressInput,
+  ReapResult,
   Store,
+  TaskChange,
   TaskFilter,
+  TaskState,
 } from '../store/store.js';
 import { ChangeSignal } from './change-signal.js';
 import type { CnsApi } from './cns-api.js';
+import { events } from './events.js';
 import { explainEmptyClaim, explainTask, type Explanation } from './explain.js';
 import { LeaseReaper } from './lease-reaper.js';
+import {
+  decideAssign,
+  decideCancel,
+  decideComplete,
+  decideFail,
+  decideRelease,
+  decideRetry,
+  decideReview,
+  leaseLost as leaseLostError,
+  type Reviewer,
+} from './lifecycle.js';
+
+/** Lease snapshots kept for the agents' writes (see Coordinator.leases); the oldest go first. */
+const LEASES_KEPT = 10_000;
 
 export interface ClaimOptions {
   /** How long to wait for a claimable task, in ms. 0 (default) returns at once. Capped by config.waitMaxMs. */
@@ -74,6 +92,13 @@ export class Coordinator implements CnsApi {
   readonly changes: ChangeSignal;
   readonly reaper: LeaseReaper;
   private closed = false;
+  /**
+   * The state of each task as claimed through this coordinator, by lease token: what the decision
+   * of the holder's complete/fail/release needs (attempts, limits, review flag), none of which can
+   * change while the lease is valid. So the write is one guarded statement, with no read before it;
+   * a token not found here (claimed elsewhere) costs a read of the task.
+   */
+  private readonly leases = new Map<string, TaskState>();
 
   constructor(
     readonly store: Store,
@@ -81,7 +106,7 @@ export class Coordinator implements CnsApi {
     options: { reaper?: boolean; onError?: (err: unknown) => void } = {},
   ) {
     this.changes = new ChangeSignal(store);
-    this.reaper = new LeaseReaper(store, config.reaperIntervalMs, options.onError);
+    this.reaper = new LeaseReaper(store, config, options.onError);
     if (options.reaper ?? true) this.reaper.start();
   }
 
@@ -99,18 +124,46 @@ export class Coordinator implements CnsApi {
     requireName('agent name', input.name);
     requireName('agent type', input.type);
     for (const c of input.capabilities ?? []) requireName('capability', c);
-    return this.store.registerAgent({
-      ...input,
-      capabilities: [...new Set(input.capabilities ?? [])].sort(),
-    });
+    const capabilities = [...new Set(input.capabilities ?? [])].sort();
+    return this.store.registerAgent(
+      { ...input, capabilities },
+      events.agentRegistered({
+        name: input.name,
+        type: input.type,
+        capabilities,
+        host: input.host ?? null,
+        pid: input.pid ?? null,
+      }),
+    );
   }
 
   heartbeat(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }> {
     return this.store.heartbeatAgent(agentId, session);
   }
 
-  deregisterAgent(agentId: number, session: string | null, actor = 'agent'): Promise<{ released: number[] }> {
-    return this.store.deregisterAgent(agentId, session, actor);
+  /**
+   * A session ends: the tasks it holds go back to the queue (the attempt not counted), and the agent
+   * is deregistered if this was its current session (a null session: every session).
+   */
+  async deregisterAgent(
+    agentId: number,
+    session: string | null,
+    actor = 'agent',
+  ): Promise<{ released: number[] }> {
+    const agent = await this.getAgent(agentId);
+    const released = await this.store.transition({ heldBy: { agentId, session } }, (tasks) => ({
+      changes: tasks.map((t) =>
+        decideRelease(
+          t,
+          t.lease?.token ?? null,
+          events.releasedByDeregistration({ id: agentId, name: actor }),
+        ),
+      ),
+    }));
+    const ids = released.map((t) => t.id);
+    for (const t of released) this.forget(t.id);
+    await this.store.endSession(agentId, session, events.agentDeregistered(agent, actor, ids));
+    return { released: ids };
   }
 
   /** The tasks this session of the agent holds, as their claims handed them out (token, handoff). */
@@ -153,7 +206,10 @@ export class Coordinator implements CnsApi {
     actor: string;
   }): Promise<CreateTasksResult> {
     const batch = normalizeBatch(input, this.config.policy);
-    return this.store.createTasks(batch);
+    return this.store.createTasks(batch, {
+      workflow: batch.workflow ? events.workflowCreated(batch.actor, batch.workflow.name.trim()) : null,
+      tasks: batch.tasks.map((t) => events.taskCreated(batch.actor, t.title)),
+    });
   }
 
   // ── reading ─────────────────────────────────────────────────────────────────────────────────
@@ -237,8 +293,8 @@ export class Coordinator implements CnsApi {
 
   /**
    * Claim the next task for `agent`, waiting up to `waitMs` for one to become claimable. The claim
-   * happens only when a task is there, so an aborted wait strands nothing. Returns the reason when
-   * nothing matched.
+   * happens only when a task is there, and a claim made just as the signal aborted is released
+   * again, so an aborted wait strands nothing. Returns the reason when nothing matched.
    *
    * While it waits it costs nothing but a timer: it tries again only when the store signals a
    * change (a hint: this process's commits, NOTIFY, another process's commit to the SQLite file),
@@ -260,8 +316,21 @@ export class Coordinator implements CnsApi {
     let lastProgress = started;
     for (;;) {
       const version = waitMs > 0 ? this.changes.watchFromNow() : 0;
-      const claimed = await this.store.claim(agent, leaseMs);
-      if (claimed) return { claimed };
+      const claimed = await this.store.claim(agent, leaseMs, events.claimed(agent, leaseMs));
+      if (claimed) {
+        this.remember(claimed);
+        if (signal?.aborted) {
+          // The caller went away as the claim was made: it would never see the task. Give it back
+          // (if even that fails, the lease expires, or the session hands the task back next time).
+          await this.release(
+            claimed.task.id,
+            claimed.leaseToken,
+            'the claim was cancelled as it was made',
+          ).catch(() => undefined);
+          return { claimed: null, reason: 'the call was cancelled' };
+        }
+        return { claimed };
+      }
       const tried = Date.now();
       // Try again at the backstop, or when a task scheduled for later becomes claimable.
       const scheduled = tried < deadline ? await this.store.untilNextScheduled(agent.type) : null;
@@ -292,61 +361,150 @@ export class Coordinator implements CnsApi {
     }
   }
 
-  assign(taskId: number, agentRef: number | string, actor: string): Promise<Task> {
-    return this.getAgent(agentRef).then((a) => this.store.assign(taskId, a.id, actor));
+  async assign(taskId: number, agentRef: number | string, actor: string): Promise<Task> {
+    const agent = await this.getAgent(agentRef);
+    const [task] = await this.store.transition({ taskId }, ([t]) => ({
+      changes: [decideAssign(t!, agent, actor)],
+    }));
+    return task!;
   }
 
-  heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
-    return this.store.heartbeatTask(taskId, leaseToken);
+  /** Renews one lease by its length; its holder is evidently alive, so that is recorded too. */
+  async heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
+    const task =
+      (await this.store.heartbeatTask(taskId, leaseToken)) ?? (await this.leaseLost(taskId, leaseToken));
+    // No session: an agent heartbeat without one renews nothing else.
+    await this.store.heartbeatAgent(task.lease!.agentId, null).catch(() => undefined);
+    return task;
   }
 
-  progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {
+  async progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {
     if (
       input.percent !== undefined &&
-      (!Number.isFinite(input.percent) || input.percent < 0 || input.percent > 100)
+      (typeof input.percent !== 'number' ||
+        !Number.isFinite(input.percent) ||
+        input.percent < 0 ||
+        input.percent > 100)
     ) {
-      throw new InvalidInputError('percent must be a number from 0 to 100');
+      throw new InvalidInputError(
+        `percent must be a number from 0 to 100 (got ${JSON.stringify(input.percent)})`,
+      );
     }
-    return this.store.progress(taskId, leaseToken, input);
+    if (input.note !== undefined && typeof input.note !== 'string')
+      throw new InvalidInputError('note must be text');
+    const task = await this.store.progress(
+      taskId,
+      leaseToken,
+      input,
+      events.progress(input.note, input.percent),
+    );
+    return task ?? this.leaseLost(taskId, leaseToken);
   }
 
   complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
     if (typeof input.result !== 'string') throw new InvalidInputError('result must be text');
-    return this.store.complete(taskId, leaseToken, input);
+    return this.finish(taskId, leaseToken, (t) => decideComplete(t, leaseToken, input));
   }
 
   fail(taskId: number, leaseToken: string, input: { error: string; retryable?: boolean }): Promise<Task> {
     if (typeof input.error !== 'string' || input.error.trim() === '')
       throw new InvalidInputError('say what went wrong: error must be non-empty text');
-    return this.store.fail(taskId, leaseToken, input);
+    return this.finish(taskId, leaseToken, (t) => decideFail(t, leaseToken, input, this.config.policy));
   }
 
   release(taskId: number, leaseToken: string, reason?: string): Promise<Task> {
-    return this.store.release(taskId, leaseToken, { reason });
+    return this.finish(taskId, leaseToken, (t) =>
+      decideRelease(t, leaseToken, events.released(reason ?? null)),
+    );
   }
 
   // ── the supervisor's side ───────────────────────────────────────────────────────────────────
 
-  review(
+  async review(
     taskId: number,
     input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
   ): Promise<Task> {
     if (!input.approve && (!input.feedback || input.feedback.trim() === '')) {
       throw new InvalidInputError('requesting changes needs feedback: say what to change');
     }
-    return this.store.review(taskId, input);
+    const reviewer: Reviewer = { name: input.reviewer, agentId: input.reviewerAgentId ?? null };
+    const [task] = await this.store.transition({ taskId }, ([t]) => ({
+      changes: [decideReview(t!, { reviewer, approve: input.approve, feedback: input.feedback })],
+    }));
+    return task!;
   }
 
   cancel(taskId: number, actor: string, reason?: string): Promise<Task[]> {
-    return this.store.cancel({ taskId }, actor, reason);
+    return this.store.transition({ withDependents: taskId }, (tasks) => ({
+      changes: tasks.map((t) => decideCancel(t, { actor, reason: reason ?? null, rootId: taskId })),
+    }));
   }
 
-  cancelWorkflow(workflowId: number, actor: string, reason?: string): Promise<Task[]> {
-    return this.store.cancel({ workflowId }, actor, reason);
+  async cancelWorkflow(workflowId: number, actor: string, reason?: string): Promise<Task[]> {
+    return this.store.transition({ workflowId }, (tasks) => ({
+      changes: tasks.map((t) => decideCancel(t, { actor, reason: reason ?? null, rootId: null })),
+      events: [
+        {
+          ...events.workflowCancelled(
+            actor,
+            reason ?? null,
+            tasks.map((t) => t.id),
+          ),
+          workflowId,
+        },
+      ],
+    }));
   }
 
-  retry(taskId: number, actor: string): Promise<Task> {
-    return this.store.retry(taskId, actor);
+  async retry(taskId: number, actor: string): Promise<Task> {
+    const [task] = await this.store.transition({ taskId }, ([t]) => ({ changes: [decideRetry(t!, actor)] }));
+    return task!;
+  }
+
+  /** One sweep of the lease reaper now (its failure thrown): expired leases, silent agents. */
+  reap(): Promise<ReapResult> {
+    return this.reaper.reapNow();
+  }
+
+  // ── leases ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Keeps what the holder's decisions will need of a task this coordinator handed out. */
+  private remember(claimed: ClaimedTask): void {
+    const t = claimed.task;
+    if (this.leases.size >= LEASES_KEPT) this.leases.delete(this.leases.keys().next().value!);
+    this.leases.set(claimed.leaseToken, taskState(t));
+  }
+
+  private forget(taskId: number, token?: string): void {
+    if (token !== undefined) {
+      this.leases.delete(token);
+      return;
+    }
+    for (const [k, v] of this.leases) if (v.id === taskId) this.leases.delete(k);
+  }
+
+  /**
+   * The holder's write that ends its attempt: decided from the task as claimed (read when this
+   * coordinator did not hand it out), written in one guarded statement.
+   */
+  private async finish(taskId: number, token: string, decide: (t: TaskState) => TaskChange): Promise<Task> {
+    let state = this.leases.get(token);
+    if (state === undefined || state.id !== taskId) {
+      const task = await this.getTask(taskId);
+      if (task.status !== 'in_progress' || task.lease?.token !== token) return this.leaseLost(taskId, token);
+      state = taskState(task);
+    }
+    const written = await this.store.apply(decide(state));
+    this.leases.delete(token);
+    return written ?? this.leaseLost(taskId, token);
+  }
+
+  /** The LeaseLostError that says why this token no longer fences the task. */
+  private async leaseLost(taskId: number, token: string): Promise<never> {
+    this.leases.delete(token);
+    const state = await this.store.leaseState(taskId, token);
+    if (!state) throw new NotFoundError('task', taskId);
+    throw leaseLostError(taskId, state);
   }
 
   /**
@@ -383,6 +541,25 @@ export class Coordinator implements CnsApi {
       await this.changes.waitSince(version, this.config.pollBackstopMs, signal);
     }
   }
+}
+
+/** What a holder's decisions read of a task (the author and open dependencies do not matter there). */
+function taskState(t: Task): TaskState {
+  return {
+    id: t.id,
+    workflowId: t.workflowId,
+    status: t.status,
+    attempts: t.attempts,
+    maxAttempts: t.maxAttempts,
+    review: t.review,
+    reviewRounds: t.reviewRounds,
+    maxReviewRounds: t.maxReviewRounds,
+    lease: t.lease ? { token: t.lease.token, agentId: t.lease.agentId, agentName: t.lease.agentName } : null,
+    assignedTo: t.assignedTo,
+    completedBy: t.completedBy,
+    authorName: null,
+    openDependencies: 0,
+  };
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$/;

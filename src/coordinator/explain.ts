@@ -69,7 +69,7 @@ export async function explainTask(store: Store, task: Task, now: Millis): Promis
       agent: task.lease.agentName,
       until: task.lease.expiresAt,
       agentStatus: agentStatus(task.lease.agentId),
-      expired: task.lease.expiresAt < now,
+      expired: task.lease.expiresAt <= now,
     });
   } else if (task.status === 'awaiting_review') {
     const author =

@@ -1,12 +1,16 @@
 /**
- * The task lifecycle. This table is the single source of truth for legal transitions: the
- * backends' CHECK constraints and `docs/architecture.md` mirror it, and a test compares them.
+ * The task lifecycle: the one definition of the statuses, the moves each operation makes and the
+ * actions a person may take in each status. Everything else is derived from it or checked against
+ * it: `TRANSITIONS` below, the decisions of src/coordinator/lifecycle.ts (test/lifecycle.test.ts),
+ * the backends' CHECK constraints and transition triggers (test/state-machine.test.ts reads them back
+ * from each database), the dashboard's buttons (`allowedActions`, served with every task), the
+ * workflow status (core/derive.ts) and docs/architecture.md.
  *
  *   blocked ──deps done──▶ pending ──claim──▶ in_progress ──complete──▶ completed
  *                            │  ▲                 │   └─review─▶ awaiting_review ──approve──▶ completed
  *                     assign ▼  │ release/expire  │                  │ request changes ──▶ pending
  *                          assigned ──claim───────┘
- *   any non-final ──cancel──▶ cancelled        fail / attempts exhausted ──▶ failed
+ *   any open ──cancel──▶ cancelled        fail / attempts exhausted ──▶ failed
  *   failed | cancelled ──retry──▶ pending | blocked
  */
 export const TASK_STATUSES = [
@@ -22,7 +26,11 @@ export const TASK_STATUSES = [
 
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
+/** Final: the task never changes again except by an explicit retry. */
 export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** Open: not final (the work is still to be done, or decided). */
+export const OPEN_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter((s) => !FINAL_STATUSES.includes(s));
 
 export function isFinal(status: TaskStatus): boolean {
   return FINAL_STATUSES.includes(status);
@@ -32,18 +40,86 @@ export function isTaskStatus(value: string): value is TaskStatus {
   return (TASK_STATUSES as readonly string[]).includes(value);
 }
 
-/** Legal transitions: from → the statuses it may move to. */
-export const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
-  blocked: ['pending', 'cancelled'],
-  pending: ['assigned', 'in_progress', 'blocked', 'cancelled', 'failed'],
-  assigned: ['in_progress', 'pending', 'cancelled'],
-  in_progress: ['completed', 'awaiting_review', 'pending', 'failed', 'cancelled'],
-  awaiting_review: ['completed', 'pending', 'failed', 'cancelled'],
-  completed: ['pending', 'blocked'],
-  failed: ['pending', 'blocked'],
-  cancelled: ['pending', 'blocked'],
+/** The operations that change a task's status. */
+export type TaskOperation =
+  | 'unblock'
+  | 'assign'
+  | 'claim'
+  | 'complete'
+  | 'fail'
+  | 'release'
+  | 'expire'
+  | 'approve'
+  | 'request_changes'
+  | 'cancel'
+  | 'retry';
+
+/** Every move each operation may make, as [from, to]. The only source of legal transitions. */
+export const MOVES: Readonly<Record<TaskOperation, readonly (readonly [TaskStatus, TaskStatus])[]>> = {
+  unblock: [['blocked', 'pending']],
+  assign: [
+    ['pending', 'assigned'],
+    ['assigned', 'assigned'],
+  ],
+  claim: [
+    ['pending', 'in_progress'],
+    ['assigned', 'in_progress'],
+  ],
+  complete: [
+    ['in_progress', 'completed'],
+    ['in_progress', 'awaiting_review'],
+  ],
+  fail: [
+    ['in_progress', 'pending'],
+    ['in_progress', 'failed'],
+  ],
+  release: [['in_progress', 'pending']],
+  expire: [
+    ['in_progress', 'pending'],
+    ['in_progress', 'failed'],
+  ],
+  approve: [['awaiting_review', 'completed']],
+  request_changes: [
+    ['awaiting_review', 'pending'],
+    ['awaiting_review', 'failed'],
+  ],
+  cancel: OPEN_STATUSES.map((s) => [s, 'cancelled'] as const),
+  retry: [
+    ['failed', 'pending'],
+    ['failed', 'blocked'],
+    ['cancelled', 'pending'],
+    ['cancelled', 'blocked'],
+  ],
 };
+
+/** Legal transitions (a status to a different one): from → the statuses it may move to. */
+export const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = Object.fromEntries(
+  TASK_STATUSES.map((from) => [
+    from,
+    TASK_STATUSES.filter((to) =>
+      Object.values(MOVES).some((moves) => moves.some(([f, t]) => f === from && t === to && f !== t)),
+    ),
+  ]),
+) as unknown as Record<TaskStatus, readonly TaskStatus[]>;
 
 export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
   return TRANSITIONS[from].includes(to);
+}
+
+/** What a supervisor or a person may do to a task (the agent's own writes need its lease). */
+export type TaskAction = 'assign' | 'approve' | 'request_changes' | 'cancel' | 'retry';
+
+const ACTION_OPERATIONS: Readonly<Record<TaskAction, TaskOperation>> = {
+  assign: 'assign',
+  approve: 'approve',
+  request_changes: 'request_changes',
+  cancel: 'cancel',
+  retry: 'retry',
+};
+
+/** The actions a task in this status allows: those whose operation may move it. */
+export function allowedActions(status: TaskStatus): TaskAction[] {
+  return (Object.keys(ACTION_OPERATIONS) as TaskAction[]).filter((action) =>
+    MOVES[ACTION_OPERATIONS[action]].some(([from]) => from === status),
+  );
 }

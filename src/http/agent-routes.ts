@@ -136,13 +136,6 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
       signal: ctx.signal,
       ...(leaseMs === undefined ? {} : { leaseMs: Math.floor(leaseMs) }),
     });
-    if (outcome.claimed && ctx.signal.aborted) {
-      // The client went away as the claim happened: give the task back rather than strand it.
-      await cns
-        .release(outcome.claimed.task.id, outcome.claimed.leaseToken, 'the claim request was cancelled')
-        .catch(() => {});
-      return { claimed: null, reason: 'the request was cancelled' };
-    }
     return outcome.claimed
       ? { claimed: outcome.claimed, reason: null }
       : { claimed: null, reason: outcome.reason };

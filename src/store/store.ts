@@ -1,8 +1,16 @@
 /**
  * The Store contract: one interface every backend implements (SQLite, PostgreSQL), proven by one
- * conformance suite (test/conformance/). Every method that changes state is one transaction that
- * also appends its events; a claim is one atomic statement. Backends import their driver; nothing
- * above this layer does.
+ * conformance suite (test/conformance/) and a differential test. Every method that changes state is
+ * one transaction that also appends its events; a claim is one atomic statement. Backends import
+ * their driver; nothing above this layer does.
+ *
+ * Decide once, store twice: a backend never decides what a transition does. The coordinator's
+ * lifecycle (src/coordinator/lifecycle.ts) decides a `TaskChange` — next status, run-after, fields
+ * set or cleared, the attempt's outcome, the events (src/coordinator/events.ts) — and the backend
+ * writes it atomically under its guards (`apply`, `transition`). What is the backend's own: the
+ * atomic claim, the fenced conditional write, finding and locking the tasks a decision is about,
+ * unblocking dependents under its database's locking, group commit, busy retry, LISTEN/NOTIFY,
+ * migrations and error translation.
  *
  * Conventions:
  * - `actor` is who acts, recorded in events ("supervisor", "cli", an agent name, "reaper").
@@ -18,6 +26,7 @@ import type { TaskStatus } from '../core/status.js';
 import type {
   Agent,
   Attempt,
+  AttemptOutcome,
   ClaimedTask,
   CnsEvent,
   DependencyResult,
@@ -114,6 +123,95 @@ export interface ReapResult {
   offline: Agent[];
 }
 
+/**
+ * An event as the coordinator built it (src/coordinator/events.ts). The store adds the time, the
+ * task's and workflow's ids, the statuses before and after the change it belongs to, and, when
+ * `actor` is null, the lease holder whose attempt the write ends or renews (actor and agent id).
+ */
+export interface EventSpec {
+  kind: EventKind;
+  actor: string | null;
+  /** The agent concerned; filled with the holder's when `actor` is null and this is null. */
+  agentId: number | null;
+  message: string | null;
+  data: Json | null;
+}
+
+/** A task as the lifecycle's decisions read it. */
+export interface TaskState {
+  id: number;
+  workflowId: number | null;
+  status: TaskStatus;
+  attempts: number;
+  maxAttempts: number;
+  review: boolean;
+  reviewRounds: number;
+  maxReviewRounds: number;
+  /** Present while in progress. */
+  lease: { token: string; agentId: number; agentName: string } | null;
+  assignedTo: number | null;
+  /** The agent whose completion produced the current result (the author, for review). */
+  completedBy: number | null;
+  /** That agent's name. */
+  authorName: string | null;
+  /** Dependencies not completed yet. */
+  openDependencies: number;
+}
+
+/**
+ * A decided change of one task (src/coordinator/lifecycle.ts), written atomically by the store: only
+ * if the task is still in status `from` (and, when `token` is given, still holds that lease token).
+ * Whatever the change, a task that leaves in_progress loses its lease, a task that becomes final
+ * gets its finishing time (and one that stops being final loses it), and `assignedTo` is kept only
+ * while assigned.
+ */
+export interface TaskChange {
+  taskId: number;
+  from: TaskStatus;
+  token: string | null;
+  to: TaskStatus;
+  /** give_back: the attempt does not count (release, changes requested); reset: 0 (retry). */
+  attempts: 'keep' | 'give_back' | 'reset';
+  reviewRounds: 'keep' | 'increment' | 'reset';
+  /** run_after = now + this many ms (a retry's backoff; 0: claimable now); null keeps it. */
+  runAfterDelayMs: number | null;
+  /** A new result (its author: the lease holder), null to clear result, data and author, or keep. */
+  result: 'keep' | null | { text: string; data: Json | null };
+  /** The task's error text, null to clear it, or keep. */
+  error: 'keep' | string | null;
+  /** The agent an assigned task is reserved for (with to = 'assigned'). */
+  assignedTo: number | null;
+  /** End the running attempt (the lease's) with this outcome, and its result or error if given. */
+  closeAttempt: { outcome: AttemptOutcome; result: string | null; error: string | null } | null;
+  /** Review feedback, recorded on the latest attempt (where the next claimant reads it). */
+  feedback: string | null;
+  events: EventSpec[];
+  /**
+   * When the task becomes completed: its dependents whose dependencies are now all completed
+   * become pending, each with this event (actor null: the holder whose attempt completed it).
+   */
+  unblock: EventSpec | null;
+}
+
+/** Which tasks a decision is about; the store finds them and locks them for the decision. */
+export type TaskSelection =
+  /** One task (NotFoundError when there is none). */
+  | { taskId: number }
+  /** A task and, transitively, its open dependents (NotFoundError when there is no such task). */
+  | { withDependents: number }
+  /** Every open task of a workflow (NotFoundError when there is no such workflow). */
+  | { workflowId: number }
+  /** The tasks in progress whose lease has expired (those another transaction holds are skipped). */
+  | { expiredLeases: true }
+  /** The tasks a session of an agent holds (every session's when `session` is null). */
+  | { heldBy: { agentId: number; session: string | null } };
+
+/** What a decision over selected tasks writes: task changes, and events about no single task. */
+export interface Decision {
+  changes: TaskChange[];
+  events?: (EventSpec & { workflowId: number | null })[];
+}
+
 /** A token to store: its secret is never given to the store, only the secret's SHA-256 (hex). */
 export interface NewToken {
   name: string;
@@ -143,9 +241,9 @@ export interface Store {
   /**
    * Create or update (by name) an agent, mark it alive (heartbeat now, not deregistered) and start a
    * new session (Agent.session, fresh each time: the leases of an earlier session are not this
-   * one's). Event agent.registered.
+   * one's). Appends `event` (its agent: this one).
    */
-  registerAgent(input: AgentRegistration): Promise<Agent>;
+  registerAgent(input: AgentRegistration, event: EventSpec): Promise<Agent>;
   /**
    * Record a heartbeat and renew the leases of the tasks this session of the agent holds, each by
    * its own lease length (now + Lease.lengthMs). Leases of other sessions (a crashed predecessor
@@ -154,11 +252,16 @@ export interface Store {
    */
   heartbeatAgent(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }>;
   /**
-   * A session ends: release the tasks it holds (to pending, attempt given back) and, when it is the
-   * agent's current session, mark the agent deregistered (event agent.deregistered). A null session
-   * ends every session of the agent.
+   * A session ended: when it is the agent's current session (or `session` is null: any), mark the
+   * agent deregistered and append `event`; returns whether it did. (The session's tasks are
+   * released before, by a transition over `{ heldBy }`.) NotFoundError for an unknown agent.
    */
-  deregisterAgent(agentId: number, session: string | null, actor: string): Promise<{ released: number[] }>;
+  endSession(agentId: number, session: string | null, event: EventSpec): Promise<boolean>;
+  /**
+   * Agents silent for longer than `offlineAfterMs` are marked offline, once each (a heartbeat or a
+   * registration clears the mark), each with `event` (its agent: that one). Returns them.
+   */
+  markOffline(offlineAfterMs: Millis, event: EventSpec): Promise<Agent[]>;
   /**
    * The tasks this session of the agent holds (in progress under its lease), each as its claim
    * handed it out: lease token, dependencies' results and the earlier attempts. Oldest claim first.
@@ -171,12 +274,16 @@ export interface Store {
   // ── creating and reading tasks ──────────────────────────────────────────────────────────────
   /**
    * Insert a validated batch (see core/batch.ts normalizeBatch) in one transaction: the workflow
-   * if any, then the tasks (status blocked when a dependency is not completed, else pending), their
-   * dependencies, and events. A task whose idempotency key exists is not inserted: the existing one
-   * is returned with created=false (and batch tasks depending on it depend on the existing one).
-   * Dependencies on existing ids that do not exist: NotFoundError, nothing inserted.
+   * if any (with `events.workflow`), then the tasks (status blocked when a dependency is not
+   * completed, else pending), their dependencies, and each new task's event (`events.tasks`, in batch
+   * order). A task whose idempotency key exists is not inserted: the existing one is returned with
+   * created=false (and batch tasks depending on it depend on the existing one). Dependencies on
+   * existing ids that do not exist: NotFoundError, nothing inserted.
    */
-  createTasks(batch: NormalizedBatch): Promise<CreateTasksResult>;
+  createTasks(
+    batch: NormalizedBatch,
+    events: { workflow: EventSpec | null; tasks: EventSpec[] },
+  ): Promise<CreateTasksResult>;
   getTask(id: number): Promise<Task | null>;
   listTasks(filter?: TaskFilter): Promise<Page<Task>>;
   /** The tasks `taskId` depends on, with status and (when completed) result. */
@@ -193,62 +300,43 @@ export interface Store {
    * task of its type whose required capabilities it all has and whose runAfter has passed —
    * highest priority first, then oldest (lowest id). The task becomes in_progress with a fresh lease
    * token held by the agent's session, expiring now + leaseMs (the lease's length for every later
-   * renewal), attempts + 1, a new Attempt row, event task.claimed. Returns the task with its
-   * dependencies' results and the handoff (earlier attempts), or null.
+   * renewal), attempts + 1, a new Attempt row (which keeps the token), and `event`. Returns the task
+   * with its dependencies' results and the handoff (earlier attempts), or null.
    */
-  claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null>;
+  claim(agent: AgentRef, leaseMs: Millis, event: EventSpec): Promise<ClaimedTask | null>;
   /**
    * How long until the earliest pending task of this type that is scheduled for later (runAfter in
    * the future: a delayed task, a retry's backoff) becomes claimable, in ms by the store's clock;
    * null when there is none. A waiting claim sleeps until then instead of polling.
    */
   untilNextScheduled(type: string): Promise<Millis | null>;
-  /** Reserve a pending (or assigned) task for a named agent: status assigned. ConflictError otherwise. */
-  assign(taskId: number, agentId: number, actor: string): Promise<Task>;
-  /** Renew one task's lease by its length (now + Lease.lengthMs). LeaseLostError if the token is not current. */
-  heartbeatTask(taskId: number, leaseToken: string): Promise<Task>;
-  /** Record progress and renew the lease by its length. Fields not given keep their value. Event task.progress. */
-  progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task>;
+  /** Renew one task's lease by its length (now + Lease.lengthMs). Null when the token is not its lease. */
+  heartbeatTask(taskId: number, leaseToken: string): Promise<Task | null>;
   /**
-   * Finish the attempt with a result. review=false: completed; dependents whose dependencies are
-   * now all completed become pending (event task.unblocked). review=true: awaiting_review.
+   * Record progress and renew the lease by its length. Fields not given keep their value. Appends
+   * `event`. Null when the token is not the task's lease.
    */
-  complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task>;
+  progress(taskId: number, leaseToken: string, input: ProgressInput, event: EventSpec): Promise<Task | null>;
   /**
-   * Fail the attempt. retryable and attempts < maxAttempts: pending with runAfter = now + backoff.
-   * Otherwise failed.
+   * Write one decided change (an agent's complete, fail or release), guarded by its status and lease
+   * token; the task as written, or null when a guard failed (nothing changed). The agents' hot path:
+   * concurrent calls share a commit.
    */
-  fail(taskId: number, leaseToken: string, input: { error: string; retryable?: boolean }): Promise<Task>;
-  /** Give the task back without penalty: pending, attempts − 1, no backoff. Event task.released. */
-  release(taskId: number, leaseToken: string, input?: { reason?: string }): Promise<Task>;
+  apply(change: TaskChange): Promise<Task | null>;
   /**
-   * Review an awaiting_review task. The reviewer must not be its author (ForbiddenError).
-   * approve: completed (dependents unblock). Otherwise reviewRounds + 1, the feedback is stored on
-   * the attempt (the handoff), and the task returns to pending (attempt given back) — or fails when
-   * reviewRounds reaches maxReviewRounds.
+   * Read the selected tasks, locked; let `decide` decide (it may throw: nothing is written); write
+   * its changes and events — all in one transaction. Returns the changed tasks, in the order of the
+   * changes. A change whose guard fails here is a ConflictError (nothing is written).
    */
-  review(
+  transition(selection: TaskSelection, decide: (tasks: TaskState[]) => Decision): Promise<Task[]>;
+  /**
+   * Where a lease token stands: the task's status now and the outcome of the attempt the token was
+   * minted for (null: no claim of this task was given that token). Null when there is no such task.
+   */
+  leaseState(
     taskId: number,
-    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
-  ): Promise<Task>;
-  /**
-   * Cancel a task and, transitively, its non-final dependents; or every non-final task of a
-   * workflow. A holder's lease becomes invalid. Returns the tasks that changed (already-final ones
-   * are left alone; cancelling a final task is a ConflictError).
-   */
-  cancel(
-    target: { taskId: number } | { workflowId: number },
-    actor: string,
-    reason?: string,
-  ): Promise<Task[]>;
-  /** A failed or cancelled task starts over: pending (or blocked), attempts 0, reviewRounds 0. Event task.retried. */
-  retry(taskId: number, actor: string): Promise<Task>;
-  /**
-   * The lease reaper's sweep: in_progress tasks whose lease expired go back to pending (attempts
-   * kept, runAfter = now + backoff) or to failed when attempts are exhausted (event task.expired);
-   * agents silent past the threshold are marked offline once (event agent.offline).
-   */
-  reap(): Promise<ReapResult>;
+    leaseToken: string,
+  ): Promise<{ status: TaskStatus; tokenOutcome: AttemptOutcome | null } | null>;
 
   // ── workflows and events ────────────────────────────────────────────────────────────────────
   getWorkflow(id: number): Promise<Workflow | null>;

@@ -8,7 +8,7 @@ export function agentTests(h: BackendHarness): void {
     const ctx = useStore(h);
 
     it('registerAgent stores every field, marks the agent alive and idle, and records agent.registered', async () => {
-      const a = await ctx.store.registerAgent({
+      const a = await ctx.cns.registerAgent({
         name: 'alice',
         type: 'backend',
         capabilities: ['git', 'node'],
@@ -40,7 +40,7 @@ export function agentTests(h: BackendHarness): void {
     });
 
     it('optional registration fields default to null and an empty capability list', async () => {
-      const a = await ctx.store.registerAgent({ name: 'bare', type: 'backend' });
+      const a = await ctx.cns.registerAgent({ name: 'bare', type: 'backend' });
       expect(a).toMatchObject({ capabilities: [], host: null, pid: null, clientInfo: null });
     });
 
@@ -62,7 +62,7 @@ export function agentTests(h: BackendHarness): void {
 
     it('re-registering a deregistered agent clears deregisteredAt and makes it alive again', async () => {
       const a = await ctx.agent('carol');
-      await ctx.store.deregisterAgent(a.id, a.session, 'carol');
+      await ctx.cns.deregisterAgent(a.id, a.session, 'carol');
       const gone = await ctx.getAgent(a.id);
       expect(gone.deregisteredAt).toBe(T0);
       expect(gone.status).toBe('offline');
@@ -109,13 +109,13 @@ export function agentTests(h: BackendHarness): void {
       await ctx.store.heartbeatAgent(b.id, b.session);
       ctx.clock.advance(ctx.policy.offlineAfterMs / 2 + 1);
 
-      const first = await ctx.store.reap();
+      const first = await ctx.cns.reap();
       expect(first.offline.map((x) => x.id)).toEqual([a.id]);
       expect(first.offline[0]!.status).toBe('offline');
       expect((await ctx.getAgent(a.id)).status).toBe('offline');
       expect((await ctx.getAgent(b.id)).status).toBe('idle');
 
-      const second = await ctx.store.reap();
+      const second = await ctx.cns.reap();
       expect(second.offline).toEqual([]);
       const events = await ctx.store.listEvents({ kinds: ['agent.offline'] });
       expect(events.map((e) => e.agentId)).toEqual([a.id]);
@@ -134,7 +134,7 @@ export function agentTests(h: BackendHarness): void {
       expect([...(await ctx.getAgent(a.id)).heldTasks].sort((x, y) => x - y)).toEqual([t1.id, t2.id]);
 
       ctx.clock.advance(100);
-      const { released } = await ctx.store.deregisterAgent(a.id, a.session, 'heidi');
+      const { released } = await ctx.cns.deregisterAgent(a.id, a.session, 'heidi');
       expect([...released].sort((x, y) => x - y)).toEqual([t1.id, t2.id]);
       for (const id of [t1.id, t2.id]) {
         const t = await ctx.task(id);
@@ -152,7 +152,7 @@ export function agentTests(h: BackendHarness): void {
       expect(events[0]!.actor).toBe('heidi');
 
       // The old lease is dead, and the tasks are claimable at once by someone else.
-      await expect(ctx.store.complete(c1.task.id, c1.leaseToken, { result: 'late' })).rejects.toBeInstanceOf(
+      await expect(ctx.cns.complete(c1.task.id, c1.leaseToken, { result: 'late' })).rejects.toBeInstanceOf(
         LeaseLostError,
       );
       const b = await ctx.agent('ivan');
@@ -162,7 +162,7 @@ export function agentTests(h: BackendHarness): void {
     });
 
     it('deregisterAgent of an unknown agent → NotFoundError', async () => {
-      await expect(ctx.store.deregisterAgent(999_999, null, 'x')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ctx.cns.deregisterAgent(999_999, null, 'x')).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('getAgent by id and by name; null when unknown; listAgents lists all', async () => {
@@ -190,7 +190,7 @@ export function agentTests(h: BackendHarness): void {
         [ca1.task.id, ca2.task.id].sort((x, y) => x - y),
       );
       expect((await ctx.getAgent(b.id)).heldTasks).toEqual([cb.task.id]);
-      await ctx.store.complete(ca1.task.id, ca1.leaseToken, { result: 'done' });
+      await ctx.cns.complete(ca1.task.id, ca1.leaseToken, { result: 'done' });
       expect((await ctx.getAgent(a.id)).heldTasks).toEqual([ca2.task.id]);
       const listed = await ctx.store.listAgents();
       expect(listed.find((x) => x.id === b.id)?.heldTasks).toEqual([cb.task.id]);

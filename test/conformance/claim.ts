@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ConflictError, NotFoundError } from '../../src/core/errors.js';
-import { counts, create, createOne, refOf, T0, useStore, type BackendHarness } from './fixtures.js';
+import { counts, create, createOne, T0, useStore, type BackendHarness } from './fixtures.js';
 
 export function claimTests(h: BackendHarness): void {
   describe('claim', () => {
@@ -14,7 +14,7 @@ export function claimTests(h: BackendHarness): void {
       );
       const agents = [];
       for (let i = 0; i < 50; i++) agents.push(await ctx.agent(`racer-${i}`));
-      const results = await Promise.all(agents.map((a) => ctx.store.claim(refOf(a))));
+      const results = await Promise.all(agents.map((a) => ctx.tryClaim(a)));
       const won = results.filter((r) => r !== null);
       expect(won).toHaveLength(20);
       expect(results.filter((r) => r === null)).toHaveLength(30);
@@ -50,9 +50,7 @@ export function claimTests(h: BackendHarness): void {
       const git = await ctx.agent('git', 'backend', ['git']);
       const fe = await ctx.agent('fe', 'frontend');
       const other = await ctx.agent('other', 'docs');
-      const [a, b, c, d] = await Promise.all(
-        [git, plain, fe, other].map((agent) => ctx.store.claim(refOf(agent))),
-      );
+      const [a, b, c, d] = await Promise.all([git, plain, fe, other].map((agent) => ctx.tryClaim(agent)));
       expect(a?.task.title).toBe('needs git');
       expect(b?.task.title).toBe('plain backend');
       expect(c?.task.title).toBe('frontend');
@@ -67,7 +65,7 @@ export function claimTests(h: BackendHarness): void {
         { type: 'backend', title: 'second' },
       ]);
       const a = await ctx.agent('eager');
-      const [x, y] = await Promise.all([ctx.store.claim(refOf(a)), ctx.store.claim(refOf(a))]);
+      const [x, y] = await Promise.all([ctx.tryClaim(a), ctx.tryClaim(a)]);
       expect(x && y).toBeTruthy();
       expect(new Set([x!.task.title, y!.task.title])).toEqual(new Set(['first', 'second']));
       expect(x!.leaseToken).not.toBe(y!.leaseToken);
@@ -136,13 +134,13 @@ export function claimTests(h: BackendHarness): void {
 
     it('an empty queue gives null', async () => {
       const a = await ctx.agent('idle');
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
     });
 
     it('type matching: an agent only gets tasks of its type', async () => {
       const t = await createOne(ctx.store, { type: 'backend' });
       const fe = await ctx.agent('fe', 'frontend');
-      expect(await ctx.store.claim(refOf(fe))).toBeNull();
+      expect(await ctx.tryClaim(fe)).toBeNull();
       expect((await ctx.task(t.id)).status).toBe('pending');
       const be = await ctx.agent('be', 'backend');
       expect((await ctx.claim(be)).task.id).toBe(t.id);
@@ -152,8 +150,8 @@ export function claimTests(h: BackendHarness): void {
       const t = await createOne(ctx.store, { requires: ['git', 'node'] });
       const partial = await ctx.agent('partial', 'backend', ['git']);
       const none = await ctx.agent('none', 'backend', []);
-      expect(await ctx.store.claim(refOf(partial))).toBeNull();
-      expect(await ctx.store.claim(refOf(none))).toBeNull();
+      expect(await ctx.tryClaim(partial)).toBeNull();
+      expect(await ctx.tryClaim(none)).toBeNull();
       expect((await ctx.task(t.id)).status).toBe('pending');
       const superset = await ctx.agent('superset', 'backend', ['docker', 'git', 'node']);
       expect((await ctx.claim(superset)).task.id).toBe(t.id);
@@ -180,15 +178,15 @@ export function claimTests(h: BackendHarness): void {
       expect(order).toEqual(['p5-old', 'p5-new', 'p5-later', 'p1', 'p0', 'p-neg']);
       expect(res.tasks[1]!.id).toBeLessThan(res.tasks[2]!.id);
       expect(res.tasks[2]!.id).toBeLessThan(later.id);
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
     });
 
     it('runAfter in the future: not claimable until the clock passes it', async () => {
       const t = await createOne(ctx.store, { runAfter: T0 + 5_000 });
       const a = await ctx.agent('a');
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
       ctx.clock.advance(4_999);
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
       expect((await ctx.task(t.id)).status).toBe('pending');
       ctx.clock.advance(2);
       expect((await ctx.claim(a)).task.id).toBe(t.id);
@@ -208,7 +206,7 @@ export function claimTests(h: BackendHarness): void {
       ]);
       const agent = await ctx.agent('x');
       expect((await ctx.claim(agent)).task.id).toBe(res.tasks[0]!.id);
-      expect(await ctx.store.claim(refOf(agent))).toBeNull();
+      expect(await ctx.tryClaim(agent)).toBeNull();
       expect((await ctx.task(res.tasks[1]!.id)).status).toBe('blocked');
     });
 
@@ -216,14 +214,14 @@ export function claimTests(h: BackendHarness): void {
       const low = await createOne(ctx.store, { title: 'assigned-low', priority: 0 });
       const a = await ctx.agent('named');
       const b = await ctx.agent('other');
-      const assigned = await ctx.store.assign(low.id, a.id, 'supervisor');
+      const assigned = await ctx.cns.assign(low.id, a.id, 'supervisor');
       expect(assigned.status).toBe('assigned');
       expect(assigned.assignedTo).toBe(a.id);
       const high = await createOne(ctx.store, { title: 'open-high', priority: 10 });
 
       // The other agent gets the open task, then nothing (the assigned one is not for it).
       expect((await ctx.claim(b)).task.id).toBe(high.id);
-      expect(await ctx.store.claim(refOf(b))).toBeNull();
+      expect(await ctx.tryClaim(b)).toBeNull();
       expect((await ctx.task(low.id)).status).toBe('assigned');
 
       const high2 = await createOne(ctx.store, { title: 'open-high-2', priority: 10 });
@@ -245,16 +243,16 @@ export function claimTests(h: BackendHarness): void {
       const t = await createOne(ctx.store);
       const a = await ctx.agent('a');
       const b = await ctx.agent('b');
-      const r = await ctx.store.assign(t.id, a.id, 'supervisor');
+      const r = await ctx.cns.assign(t.id, a.id, 'supervisor');
       expect(r).toMatchObject({ id: t.id, status: 'assigned', assignedTo: a.id });
       expect(await ctx.task(t.id)).toMatchObject({ status: 'assigned', assignedTo: a.id });
       const ev = await ctx.store.listEvents({ taskId: t.id, kinds: ['task.assigned'] });
       expect(ev).toHaveLength(1);
       expect(ev[0]).toMatchObject({ actor: 'supervisor', fromStatus: 'pending', toStatus: 'assigned' });
 
-      const r2 = await ctx.store.assign(t.id, b.id, 'supervisor');
+      const r2 = await ctx.cns.assign(t.id, b.id, 'supervisor');
       expect(r2).toMatchObject({ status: 'assigned', assignedTo: b.id });
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
       expect((await ctx.claim(b)).task.id).toBe(t.id);
     });
 
@@ -266,22 +264,22 @@ export function claimTests(h: BackendHarness): void {
       const x = await ctx.agent('x');
       const y = await ctx.agent('y');
       const c = await ctx.claim(x);
-      await expect(ctx.store.assign(c.task.id, y.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
+      await expect(ctx.cns.assign(c.task.id, y.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
       expect(await ctx.task(c.task.id)).toMatchObject({ status: 'in_progress', assignedTo: null });
-      await expect(ctx.store.assign(res.tasks[1]!.id, y.id, 'supervisor')).rejects.toBeInstanceOf(
+      await expect(ctx.cns.assign(res.tasks[1]!.id, y.id, 'supervisor')).rejects.toBeInstanceOf(
         ConflictError,
       );
       expect((await ctx.task(res.tasks[1]!.id)).status).toBe('blocked');
-      await ctx.store.complete(c.task.id, c.leaseToken, { result: 'ok' });
-      await expect(ctx.store.assign(c.task.id, y.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
+      await ctx.cns.complete(c.task.id, c.leaseToken, { result: 'ok' });
+      await expect(ctx.cns.assign(c.task.id, y.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
       expect((await ctx.task(c.task.id)).status).toBe('completed');
     });
 
     it('assign with an unknown task or agent → NotFoundError', async () => {
       const t = await createOne(ctx.store);
       const a = await ctx.agent('a');
-      await expect(ctx.store.assign(999_999, a.id, 'supervisor')).rejects.toBeInstanceOf(NotFoundError);
-      await expect(ctx.store.assign(t.id, 999_999, 'supervisor')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ctx.cns.assign(999_999, a.id, 'supervisor')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ctx.cns.assign(t.id, 999_999, 'supervisor')).rejects.toBeInstanceOf(NotFoundError);
       expect(await ctx.task(t.id)).toMatchObject({ status: 'pending', assignedTo: null });
     });
   });

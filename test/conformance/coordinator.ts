@@ -121,7 +121,7 @@ export function coordinatorTests(h: BackendHarness): void {
           { code: 'assigned', agent: 'author', agentStatus: 'idle' },
         ]);
         const claimed = await ctx.claim(w);
-        await ctx.store.complete(t.id, claimed.leaseToken, { result: 'done' });
+        await ctx.cns.complete(t.id, claimed.leaseToken, { result: 'done' });
         const ex = await c.explain(t.id);
         expect(ex.reasons[0]).toMatchObject({ code: 'awaiting_review', author: 'author' });
         await c.review(t.id, { reviewer: 'supervisor', approve: true });

@@ -159,10 +159,10 @@ export function creationTests(h: BackendHarness): void {
       const wfId = res.workflow!.id;
       const agent = await ctx.agent('w');
       const ca = await ctx.claim(agent);
-      await ctx.store.complete(ca.task.id, ca.leaseToken, { result: 'A' });
+      await ctx.cns.complete(ca.task.id, ca.leaseToken, { result: 'A' });
       expect((await ctx.store.getWorkflow(wfId))!.status).toBe('running');
       const cb = await ctx.claim(agent);
-      await ctx.store.complete(cb.task.id, cb.leaseToken, { result: 'B' });
+      await ctx.cns.complete(cb.task.id, cb.leaseToken, { result: 'B' });
       const wf = (await ctx.store.getWorkflow(wfId))!;
       expect(wf.status).toBe('completed');
       expect(wf.counts).toMatchObject({ completed: 2 });
@@ -197,7 +197,7 @@ export function creationTests(h: BackendHarness): void {
       const agent = await ctx.agent('x');
       const c = await ctx.claim(agent);
       expect(c.task.id).toBe(a.id);
-      await ctx.store.complete(a.id, c.leaseToken, { result: 'ok' });
+      await ctx.cns.complete(a.id, c.leaseToken, { result: 'ok' });
       expect((await ctx.task(b.id)).status).toBe('pending');
 
       const late = (await create(ctx.store, [{ type: 'backend', title: 'late', dependsOn: [a.id] }]))

@@ -5,8 +5,11 @@
  */
 import { afterEach, beforeEach, expect } from 'vitest';
 
+import { Coordinator } from '../../src/coordinator/coordinator.js';
+import { events } from '../../src/coordinator/events.js';
 import { normalizeBatch, type NewTask, type NewWorkflow } from '../../src/core/batch.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { resolveConfig } from '../../src/core/config.js';
 import { DEFAULT_POLICY, type Policy } from '../../src/core/policy.js';
 import { TASK_STATUSES, type TaskStatus } from '../../src/core/status.js';
 import type { Agent, ClaimedTask, Task } from '../../src/core/types.js';
@@ -61,7 +64,10 @@ export async function create(
     },
     policy,
   );
-  return store.createTasks(batch);
+  return store.createTasks(batch, {
+    workflow: batch.workflow ? events.workflowCreated(batch.actor, batch.workflow.name.trim()) : null,
+    tasks: batch.tasks.map((t) => events.taskCreated(batch.actor, t.title)),
+  });
 }
 
 /** Creates one task and returns it. */
@@ -97,6 +103,11 @@ export const BOGUS_TOKEN = '0123456789abcdef0123456789abcdef';
 
 export interface StoreContext {
   readonly store: Store;
+  /**
+   * A coordinator over the store (no reaper running, the test policy): the lifecycle's decisions
+   * live above the Store, so the lifecycle is exercised through it.
+   */
+  readonly cns: Coordinator;
   readonly clock: ManualClock;
   readonly policy: Policy;
   /** Registers an agent (type 'backend' and no capabilities unless given). */
@@ -108,6 +119,8 @@ export interface StoreContext {
   ): Promise<Agent>;
   /** Claims for the agent and asserts a task was returned. */
   claim(agent: Agent, leaseMs?: number): Promise<ClaimedTask>;
+  /** One claim straight through the store (the atomic claim itself): the task, or null. */
+  tryClaim(agent: Agent, leaseMs?: number): Promise<ClaimedTask | null>;
   /** Re-reads a task and asserts it exists. */
   task(id: number): Promise<Task>;
   /** Re-reads an agent and asserts it exists. */
@@ -120,14 +133,27 @@ export interface StoreContext {
  */
 export function useStore(h: BackendHarness, policy: Policy = { ...TEST_POLICY }): StoreContext {
   let current: { store: Store; cleanup(): Promise<void> } | null = null;
+  let cns: Coordinator | null = null;
   let clock = new ManualClock(T0);
   beforeEach(async () => {
     clock = new ManualClock(T0);
     current = await h.open({ policy, clock });
+    cns = new Coordinator(
+      current.store,
+      resolveConfig(
+        { ...policy, pollBackstopMs: 200, claimBackstopMs: 200, heartbeatIntervalMs: 1_000 },
+        {},
+        '/',
+      ),
+      { reaper: false },
+    );
   });
   afterEach(async () => {
     const c = current;
     current = null;
+    const coordinator = cns;
+    cns = null;
+    coordinator?.changes.close();
     if (c) await c.cleanup();
   });
   const ctx: StoreContext = {
@@ -135,17 +161,24 @@ export function useStore(h: BackendHarness, policy: Policy = { ...TEST_POLICY })
       if (!current) throw new Error('no store open (use the context inside a test)');
       return current.store;
     },
+    get cns(): Coordinator {
+      if (!cns) throw new Error('no store open (use the context inside a test)');
+      return cns;
+    },
     get clock(): ManualClock {
       return clock;
     },
     policy,
     async agent(name, type = 'backend', capabilities = [], extra = {}) {
-      return ctx.store.registerAgent({ name, type, capabilities, ...extra });
+      return ctx.cns.registerAgent({ name, type, capabilities, ...extra });
     },
     async claim(agent, leaseMs) {
-      const c = await ctx.store.claim(refOf(agent), leaseMs);
-      expect(c, `agent ${agent.name} expected to claim a task`).not.toBeNull();
-      return c!;
+      const c = await ctx.cns.claimNext(refOf(agent), leaseMs === undefined ? {} : { leaseMs });
+      expect(c.claimed, `agent ${agent.name} expected to claim a task`).not.toBeNull();
+      return c.claimed!;
+    },
+    async tryClaim(agent, leaseMs = policy.leaseMs) {
+      return ctx.store.claim(refOf(agent), leaseMs, events.claimed(agent, leaseMs));
     },
     async task(id) {
       const t = await ctx.store.getTask(id);

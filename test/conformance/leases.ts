@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LeaseLostError, NotFoundError } from '../../src/core/errors.js';
 import { retryDelayMs } from '../../src/core/policy.js';
 import type { Task } from '../../src/core/types.js';
-import { BOGUS_TOKEN, createOne, refOf, T0, useStore, type BackendHarness } from './fixtures.js';
+import { BOGUS_TOKEN, createOne, T0, useStore, type BackendHarness } from './fixtures.js';
 
 /** Expects `p` to reject with LeaseLostError (optionally with this reason) for `taskId`. */
 async function expectLeaseLost(p: Promise<unknown>, taskId: number, reason?: LeaseLostError['reason']) {
@@ -46,15 +46,15 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('first');
       const b = await ctx.agent('second');
       const c1 = await ctx.claim(a);
-      await ctx.store.progress(t.id, c1.leaseToken, { note: 'first note', percent: 10 });
+      await ctx.cns.progress(t.id, c1.leaseToken, { note: 'first note', percent: 10 });
       ctx.clock.advance(ctx.policy.leaseMs + 1);
-      const reaped = await ctx.store.reap();
+      const reaped = await ctx.cns.reap();
       expect(reaped.expired.map((x) => x.id)).toEqual([t.id]);
       ctx.clock.advance(retryDelayMs(1, ctx.policy) + 1);
       const c2 = await ctx.claim(b);
       expect(c2.task.id).toBe(t.id);
       expect(c2.leaseToken).not.toBe(c1.leaseToken);
-      await ctx.store.progress(t.id, c2.leaseToken, {
+      await ctx.cns.progress(t.id, c2.leaseToken, {
         note: 'second note',
         percent: 20,
         checkpoint: { s: 2 },
@@ -64,18 +64,18 @@ export function leaseTests(h: BackendHarness): void {
 
       const stale = c1.leaseToken;
       await expectLeaseLost(
-        ctx.store.progress(t.id, stale, { note: 'stale', percent: 99 }),
+        ctx.cns.progress(t.id, stale, { note: 'stale', percent: 99 }),
         t.id,
         'reassigned',
       );
-      await expectLeaseLost(ctx.store.complete(t.id, stale, { result: 'stale result' }), t.id, 'reassigned');
+      await expectLeaseLost(ctx.cns.complete(t.id, stale, { result: 'stale result' }), t.id, 'reassigned');
       await expectLeaseLost(
-        ctx.store.fail(t.id, stale, { error: 'stale', retryable: false }),
+        ctx.cns.fail(t.id, stale, { error: 'stale', retryable: false }),
         t.id,
         'reassigned',
       );
-      await expectLeaseLost(ctx.store.release(t.id, stale, { reason: 'stale' }), t.id, 'reassigned');
-      await expectLeaseLost(ctx.store.heartbeatTask(t.id, stale), t.id, 'reassigned');
+      await expectLeaseLost(ctx.cns.release(t.id, stale, 'stale'), t.id, 'reassigned');
+      await expectLeaseLost(ctx.cns.heartbeatTask(t.id, stale), t.id, 'reassigned');
 
       const after = await ctx.task(t.id);
       expect(snapshot(after)).toEqual(before);
@@ -87,7 +87,7 @@ export function leaseTests(h: BackendHarness): void {
       expect((await ctx.task(t.id)).lease?.expiresAt).toBe(before.lease?.expiresAt);
 
       // The current token works.
-      const done = await ctx.store.complete(t.id, c2.leaseToken, {
+      const done = await ctx.cns.complete(t.id, c2.leaseToken, {
         result: 'real result',
         data: { ok: true },
       });
@@ -110,10 +110,10 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
       ctx.clock.advance(ctx.policy.leaseMs + 1);
-      await ctx.store.reap();
+      await ctx.cns.reap();
       const before = snapshot(await ctx.task(t.id));
-      await expectLeaseLost(ctx.store.complete(t.id, c.leaseToken, { result: 'late' }), t.id, 'expired');
-      await expectLeaseLost(ctx.store.heartbeatTask(t.id, c.leaseToken), t.id, 'expired');
+      await expectLeaseLost(ctx.cns.complete(t.id, c.leaseToken, { result: 'late' }), t.id, 'expired');
+      await expectLeaseLost(ctx.cns.heartbeatTask(t.id, c.leaseToken), t.id, 'expired');
       expect(snapshot(await ctx.task(t.id))).toEqual(before);
       expect(before.status).toBe('pending');
     });
@@ -125,7 +125,7 @@ export function leaseTests(h: BackendHarness): void {
       for (let i = 0; i < 4; i++) claims.push(await ctx.claim(await ctx.agent(`w${i}`)));
       const outcomes = await Promise.allSettled(
         claims.map((c, i) =>
-          ctx.store.complete(c.task.id, i === 2 ? BOGUS_TOKEN : c.leaseToken, { result: `r${i}` }),
+          ctx.cns.complete(c.task.id, i === 2 ? BOGUS_TOKEN : c.leaseToken, { result: `r${i}` }),
         ),
       );
       expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
@@ -148,8 +148,8 @@ export function leaseTests(h: BackendHarness): void {
       const t = await createOne(ctx.store);
       const c = await ctx.claim(await ctx.agent('twice'));
       const outcomes = await Promise.allSettled([
-        ctx.store.complete(t.id, c.leaseToken, { result: 'one' }),
-        ctx.store.complete(t.id, c.leaseToken, { result: 'two' }),
+        ctx.cns.complete(t.id, c.leaseToken, { result: 'one' }),
+        ctx.cns.complete(t.id, c.leaseToken, { result: 'two' }),
       ]);
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
       const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
@@ -163,49 +163,49 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
       const before = snapshot(await ctx.task(t.id));
-      await expectLeaseLost(ctx.store.complete(t.id, BOGUS_TOKEN, { result: 'forged' }), t.id);
-      await expectLeaseLost(ctx.store.progress(t.id, BOGUS_TOKEN, { note: 'forged' }), t.id);
-      await expectLeaseLost(ctx.store.fail(t.id, BOGUS_TOKEN, { error: 'forged', retryable: false }), t.id);
-      await expectLeaseLost(ctx.store.release(t.id, BOGUS_TOKEN), t.id);
-      await expectLeaseLost(ctx.store.heartbeatTask(t.id, BOGUS_TOKEN), t.id);
+      await expectLeaseLost(ctx.cns.complete(t.id, BOGUS_TOKEN, { result: 'forged' }), t.id);
+      await expectLeaseLost(ctx.cns.progress(t.id, BOGUS_TOKEN, { note: 'forged' }), t.id);
+      await expectLeaseLost(ctx.cns.fail(t.id, BOGUS_TOKEN, { error: 'forged', retryable: false }), t.id);
+      await expectLeaseLost(ctx.cns.release(t.id, BOGUS_TOKEN), t.id);
+      await expectLeaseLost(ctx.cns.heartbeatTask(t.id, BOGUS_TOKEN), t.id);
       expect(snapshot(await ctx.task(t.id))).toEqual(before);
       // A token of another task does not work either.
       const other = await createOne(ctx.store, { title: 'other' });
       const c2 = await ctx.claim(a);
       expect(c2.task.id).toBe(other.id);
-      await expectLeaseLost(ctx.store.complete(t.id, c2.leaseToken, { result: 'cross' }), t.id);
+      await expectLeaseLost(ctx.cns.complete(t.id, c2.leaseToken, { result: 'cross' }), t.id);
       expect((await ctx.task(t.id)).status).toBe('in_progress');
-      expect((await ctx.store.complete(t.id, c.leaseToken, { result: 'mine' })).status).toBe('completed');
+      expect((await ctx.cns.complete(t.id, c.leaseToken, { result: 'mine' })).status).toBe('completed');
     });
 
     it('a token on a pending (never claimed) task → LeaseLostError', async () => {
       const t = await createOne(ctx.store);
-      await expectLeaseLost(ctx.store.complete(t.id, BOGUS_TOKEN, { result: 'x' }), t.id);
+      await expectLeaseLost(ctx.cns.complete(t.id, BOGUS_TOKEN, { result: 'x' }), t.id);
       expect((await ctx.task(t.id)).status).toBe('pending');
     });
 
     it('writes about an unknown task → NotFoundError', async () => {
-      await expect(ctx.store.complete(999_999, BOGUS_TOKEN, { result: 'x' })).rejects.toBeInstanceOf(
+      await expect(ctx.cns.complete(999_999, BOGUS_TOKEN, { result: 'x' })).rejects.toBeInstanceOf(
         NotFoundError,
       );
-      await expect(ctx.store.progress(999_999, BOGUS_TOKEN, { note: 'x' })).rejects.toBeInstanceOf(
+      await expect(ctx.cns.progress(999_999, BOGUS_TOKEN, { note: 'x' })).rejects.toBeInstanceOf(
         NotFoundError,
       );
-      await expect(ctx.store.heartbeatTask(999_999, BOGUS_TOKEN)).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ctx.cns.heartbeatTask(999_999, BOGUS_TOKEN)).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('after completion the same token → LeaseLostError finished; the result is not overwritten', async () => {
       const t = await createOne(ctx.store);
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      await ctx.store.complete(t.id, c.leaseToken, { result: 'first' });
-      await expectLeaseLost(ctx.store.complete(t.id, c.leaseToken, { result: 'second' }), t.id, 'finished');
+      await ctx.cns.complete(t.id, c.leaseToken, { result: 'first' });
+      await expectLeaseLost(ctx.cns.complete(t.id, c.leaseToken, { result: 'second' }), t.id, 'finished');
       await expectLeaseLost(
-        ctx.store.fail(t.id, c.leaseToken, { error: 'x', retryable: true }),
+        ctx.cns.fail(t.id, c.leaseToken, { error: 'x', retryable: true }),
         t.id,
         'finished',
       );
-      await expectLeaseLost(ctx.store.progress(t.id, c.leaseToken, { note: 'x' }), t.id, 'finished');
+      await expectLeaseLost(ctx.cns.progress(t.id, c.leaseToken, { note: 'x' }), t.id, 'finished');
       expect(await ctx.task(t.id)).toMatchObject({ status: 'completed', result: 'first', error: null });
     });
   });
@@ -228,15 +228,15 @@ export function leaseTests(h: BackendHarness): void {
       }
       // Past the original expiry, before the renewed one.
       ctx.clock.advance(8_000);
-      expect((await ctx.store.reap()).expired).toEqual([]);
+      expect((await ctx.cns.reap()).expired).toEqual([]);
       expect((await ctx.task(t1.id)).status).toBe('in_progress');
-      await ctx.store.progress(t1.id, c1.leaseToken, { note: 'still here' });
+      await ctx.cns.progress(t1.id, c1.leaseToken, { note: 'still here' });
       // Past the renewed expiry: t2 (not renewed by the progress call) expires.
       ctx.clock.advance(ctx.policy.leaseMs - 8_000 + 1);
-      const reaped = await ctx.store.reap();
+      const reaped = await ctx.cns.reap();
       expect(reaped.expired.map((x) => x.id)).toEqual([t2.id]);
       expect((await ctx.task(t2.id)).status).toBe('pending');
-      await expectLeaseLost(ctx.store.complete(t2.id, c2.leaseToken, { result: 'x' }), t2.id);
+      await expectLeaseLost(ctx.cns.complete(t2.id, c2.leaseToken, { result: 'x' }), t2.id);
       expect((await ctx.task(t1.id)).status).toBe('in_progress');
     });
 
@@ -252,12 +252,12 @@ export function leaseTests(h: BackendHarness): void {
       expect(cs.task.lease).toMatchObject({ lengthMs: 2_000, expiresAt: T0 + 2_000 });
 
       ctx.clock.advance(1_000);
-      const p = await ctx.store.progress(long.id, cl.leaseToken, { percent: 50 });
+      const p = await ctx.cns.progress(long.id, cl.leaseToken, { percent: 50 });
       expect(p.lease?.expiresAt).toBe(T0 + 1_000 + 120_000);
       ctx.clock.advance(1_000);
-      const hb = await ctx.store.heartbeatTask(long.id, cl.leaseToken);
+      const hb = await ctx.cns.heartbeatTask(long.id, cl.leaseToken);
       expect(hb.lease?.expiresAt).toBe(T0 + 2_000 + 120_000);
-      expect((await ctx.store.heartbeatTask(short.id, cs.leaseToken)).lease?.expiresAt).toBe(T0 + 4_000);
+      expect((await ctx.cns.heartbeatTask(short.id, cs.leaseToken)).lease?.expiresAt).toBe(T0 + 4_000);
       ctx.clock.advance(1_000);
       const { renewed } = await ctx.store.heartbeatAgent(a.id, a.session);
       expect([...renewed].sort((x, y) => x - y)).toEqual([long.id, short.id]);
@@ -266,9 +266,9 @@ export function leaseTests(h: BackendHarness): void {
 
       // Well past the default lease (10 s here): the long lease holds, the short one expired.
       ctx.clock.advance(33_000);
-      expect((await ctx.store.reap()).expired.map((x) => x.id)).toEqual([short.id]);
+      expect((await ctx.cns.reap()).expired.map((x) => x.id)).toEqual([short.id]);
       expect((await ctx.task(long.id)).status).toBe('in_progress');
-      await ctx.store.complete(long.id, cl.leaseToken, { result: 'done' });
+      await ctx.cns.complete(long.id, cl.leaseToken, { result: 'done' });
     });
 
     it('heartbeatTask renews one lease by its length; an expired lease left unreaped is still renewable', async () => {
@@ -276,16 +276,16 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
       ctx.clock.advance(9_000);
-      const r = await ctx.store.heartbeatTask(t.id, c.leaseToken);
+      const r = await ctx.cns.heartbeatTask(t.id, c.leaseToken);
       expect(r.lease?.expiresAt).toBe(T0 + 9_000 + ctx.policy.leaseMs);
       expect(r.lease?.token).toBe(c.leaseToken);
       ctx.clock.advance(9_000);
-      expect((await ctx.store.reap()).expired).toEqual([]);
+      expect((await ctx.cns.reap()).expired).toEqual([]);
       ctx.clock.advance(ctx.policy.leaseMs);
-      const r2 = await ctx.store.heartbeatTask(t.id, c.leaseToken);
+      const r2 = await ctx.cns.heartbeatTask(t.id, c.leaseToken);
       expect(r2.lease?.expiresAt).toBe(T0 + 18_000 + 2 * ctx.policy.leaseMs);
       ctx.clock.advance(ctx.policy.leaseMs + 1);
-      expect((await ctx.store.reap()).expired.map((x) => x.id)).toEqual([t.id]);
+      expect((await ctx.cns.reap()).expired.map((x) => x.id)).toEqual([t.id]);
     });
 
     it('progress renews the lease too', async () => {
@@ -293,10 +293,10 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
       ctx.clock.advance(9_000);
-      const r = await ctx.store.progress(t.id, c.leaseToken, { percent: 50 });
+      const r = await ctx.cns.progress(t.id, c.leaseToken, { percent: 50 });
       expect(r.lease?.expiresAt).toBe(T0 + 9_000 + ctx.policy.leaseMs);
       ctx.clock.advance(9_000);
-      expect((await ctx.store.reap()).expired).toEqual([]);
+      expect((await ctx.cns.reap()).expired).toEqual([]);
     });
   });
 
@@ -308,10 +308,10 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       await ctx.claim(a);
       ctx.clock.advance(ctx.policy.leaseMs - 1);
-      expect((await ctx.store.reap()).expired).toEqual([]);
+      expect((await ctx.cns.reap()).expired).toEqual([]);
       ctx.clock.advance(2);
       let now = T0 + ctx.policy.leaseMs + 1;
-      const first = await ctx.store.reap();
+      const first = await ctx.cns.reap();
       expect(first.expired).toHaveLength(1);
       const d1 = retryDelayMs(1, ctx.policy);
       expect(d1).toBe(ctx.policy.retryBaseMs);
@@ -328,12 +328,12 @@ export function leaseTests(h: BackendHarness): void {
         lease: null,
         runAfter: now + d1,
       });
-      expect((await ctx.store.reap()).expired).toEqual([]);
+      expect((await ctx.cns.reap()).expired).toEqual([]);
       expect((await ctx.store.listAttempts(t.id))[0]).toMatchObject({ outcome: 'expired', endedAt: now });
 
       // Not claimable until runAfter.
       ctx.clock.advance(d1 - 1);
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
       ctx.clock.advance(2);
       now += d1 + 1;
       const c2 = await ctx.claim(a);
@@ -342,7 +342,7 @@ export function leaseTests(h: BackendHarness): void {
 
       ctx.clock.advance(ctx.policy.leaseMs + 1);
       now += ctx.policy.leaseMs + 1;
-      const second = await ctx.store.reap();
+      const second = await ctx.cns.reap();
       const d2 = retryDelayMs(2, ctx.policy);
       expect(d2).toBe(2 * ctx.policy.retryBaseMs);
       expect(second.expired[0]).toMatchObject({
@@ -353,7 +353,7 @@ export function leaseTests(h: BackendHarness): void {
       });
       expect((await ctx.task(t.id)).runAfter).toBe(now + d2);
       ctx.clock.advance(d2 - 1);
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
       ctx.clock.advance(2);
       expect((await ctx.claim(a)).task.attempts).toBe(3);
 
@@ -367,18 +367,18 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       await ctx.claim(a);
       ctx.clock.advance(ctx.policy.leaseMs + 1);
-      expect((await ctx.store.reap()).expired[0]?.status).toBe('pending');
+      expect((await ctx.cns.reap()).expired[0]?.status).toBe('pending');
       ctx.clock.advance(retryDelayMs(1, ctx.policy) + 1);
       await ctx.claim(a);
       ctx.clock.advance(ctx.policy.leaseMs + 1);
-      const r = await ctx.store.reap();
+      const r = await ctx.cns.reap();
       expect(r.expired).toHaveLength(1);
       expect(r.expired[0]).toMatchObject({ id: t.id, status: 'failed', attempts: 2, lease: null });
       const failed = await ctx.task(t.id);
       expect(failed.status).toBe('failed');
       expect(failed.finishedAt).toBe(T0 + 2 * (ctx.policy.leaseMs + 1) + retryDelayMs(1, ctx.policy) + 1);
       ctx.clock.advance(3_600_000);
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
       const events = await ctx.store.listEvents({ taskId: t.id, kinds: ['task.expired'] });
       expect(events.map((e) => e.toStatus)).toEqual(['pending', 'failed']);
     });
@@ -391,7 +391,7 @@ export function leaseTests(h: BackendHarness): void {
       const c2 = await ctx.claim(a, 50_000);
       expect([c1.task.id, c2.task.id]).toEqual([t1.id, t2.id]);
       ctx.clock.advance(5_001);
-      expect((await ctx.store.reap()).expired.map((x) => x.id)).toEqual([t1.id]);
+      expect((await ctx.cns.reap()).expired.map((x) => x.id)).toEqual([t1.id]);
       expect((await ctx.task(t2.id)).status).toBe('in_progress');
     });
   });
@@ -404,7 +404,7 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
       ctx.clock.advance(100);
-      const r = await ctx.store.fail(t.id, c.leaseToken, { error: 'network down', retryable: true });
+      const r = await ctx.cns.fail(t.id, c.leaseToken, { error: 'network down', retryable: true });
       const runAfter = T0 + 100 + retryDelayMs(1, ctx.policy);
       expect(r).toMatchObject({
         status: 'pending',
@@ -422,7 +422,7 @@ export function leaseTests(h: BackendHarness): void {
       expect(ev).toHaveLength(1);
       expect(ev[0]).toMatchObject({ actor: 'a', fromStatus: 'in_progress', toStatus: 'pending' });
       ctx.clock.advance(retryDelayMs(1, ctx.policy) - 1);
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
       ctx.clock.advance(2);
       expect((await ctx.claim(a)).task).toMatchObject({ id: t.id, attempts: 2 });
     });
@@ -431,19 +431,19 @@ export function leaseTests(h: BackendHarness): void {
       const t = await createOne(ctx.store);
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      const r = await ctx.store.fail(t.id, c.leaseToken, { error: 'spec is wrong', retryable: false });
+      const r = await ctx.cns.fail(t.id, c.leaseToken, { error: 'spec is wrong', retryable: false });
       expect(r).toMatchObject({ status: 'failed', error: 'spec is wrong', lease: null, finishedAt: T0 });
       expect(await ctx.task(t.id)).toMatchObject({ status: 'failed', error: 'spec is wrong' });
       expect((await ctx.getAgent(a.id)).heldTasks).toEqual([]);
       ctx.clock.advance(3_600_000);
-      expect(await ctx.store.claim(refOf(a))).toBeNull();
+      expect(await ctx.tryClaim(a)).toBeNull();
     });
 
     it('retryable but attempts exhausted → failed', async () => {
       const t = await createOne(ctx.store, { maxAttempts: 1 });
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      const r = await ctx.store.fail(t.id, c.leaseToken, { error: 'flaky', retryable: true });
+      const r = await ctx.cns.fail(t.id, c.leaseToken, { error: 'flaky', retryable: true });
       expect(r).toMatchObject({ status: 'failed', attempts: 1, error: 'flaky' });
       expect((await ctx.task(t.id)).status).toBe('failed');
       const ev = await ctx.store.listEvents({ taskId: t.id, kinds: ['task.failed'] });
@@ -460,7 +460,7 @@ export function leaseTests(h: BackendHarness): void {
       const b = await ctx.agent('b');
       const c = await ctx.claim(a);
       ctx.clock.advance(1_000);
-      const r = await ctx.store.release(t.id, c.leaseToken, { reason: 'shutting down' });
+      const r = await ctx.cns.release(t.id, c.leaseToken, 'shutting down');
       expect(r).toMatchObject({ status: 'pending', attempts: 0, lease: null });
       expect(r.runAfter).toBeLessThanOrEqual(T0 + 1_000);
       expect(await ctx.task(t.id)).toMatchObject({ status: 'pending', attempts: 0, lease: null });
@@ -473,7 +473,7 @@ export function leaseTests(h: BackendHarness): void {
       expect(ev[0]).toMatchObject({ actor: 'a', fromStatus: 'in_progress', toStatus: 'pending' });
       const c2 = await ctx.claim(b);
       expect(c2.task).toMatchObject({ id: t.id, attempts: 1 });
-      await expectLeaseLost(ctx.store.complete(t.id, c.leaseToken, { result: 'x' }), t.id);
+      await expectLeaseLost(ctx.cns.complete(t.id, c.leaseToken, { result: 'x' }), t.id);
     });
   });
 
@@ -485,14 +485,14 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
       ctx.clock.advance(10);
-      const p1 = await ctx.store.progress(t.id, c.leaseToken, {
+      const p1 = await ctx.cns.progress(t.id, c.leaseToken, {
         note: 'step 1',
         percent: 30,
         checkpoint: { step: 1 },
       });
       expect(p1.progress).toEqual({ note: 'step 1', percent: 30, checkpoint: { step: 1 }, at: T0 + 10 });
       ctx.clock.advance(10);
-      const p2 = await ctx.store.progress(t.id, c.leaseToken, { note: 'step 2' });
+      const p2 = await ctx.cns.progress(t.id, c.leaseToken, { note: 'step 2' });
       expect(p2.progress).toEqual({ note: 'step 2', percent: 30, checkpoint: { step: 1 }, at: T0 + 20 });
       expect((await ctx.task(t.id)).progress).toEqual(p2.progress);
       const ev = await ctx.store.listEvents({ taskId: t.id, kinds: ['task.progress'] });
@@ -507,14 +507,14 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       const b = await ctx.agent('b');
       const c1 = await ctx.claim(a);
-      await ctx.store.progress(t.id, c1.leaseToken, {
+      await ctx.cns.progress(t.id, c1.leaseToken, {
         note: 'parsed input',
         percent: 40,
         checkpoint: { line: 120 },
       });
-      await ctx.store.progress(t.id, c1.leaseToken, { note: 'halfway', checkpoint: { line: 300 } });
+      await ctx.cns.progress(t.id, c1.leaseToken, { note: 'halfway', checkpoint: { line: 300 } });
       ctx.clock.advance(ctx.policy.leaseMs + 1);
-      await ctx.store.reap();
+      await ctx.cns.reap();
       ctx.clock.advance(retryDelayMs(1, ctx.policy) + 1);
       const c2 = await ctx.claim(b);
       expect(c2.task.id).toBe(t.id);
@@ -542,8 +542,8 @@ export function leaseTests(h: BackendHarness): void {
       const a = await ctx.agent('a');
       const b = await ctx.agent('b');
       const c1 = await ctx.claim(a);
-      await ctx.store.progress(t.id, c1.leaseToken, { note: 'tried X', checkpoint: { tried: ['X'] } });
-      await ctx.store.fail(t.id, c1.leaseToken, { error: 'X does not compile', retryable: true });
+      await ctx.cns.progress(t.id, c1.leaseToken, { note: 'tried X', checkpoint: { tried: ['X'] } });
+      await ctx.cns.fail(t.id, c1.leaseToken, { error: 'X does not compile', retryable: true });
       ctx.clock.advance(retryDelayMs(1, ctx.policy) + 1);
       const c2 = await ctx.claim(b);
       expect(c2.handoff).toHaveLength(1);
@@ -555,8 +555,8 @@ export function leaseTests(h: BackendHarness): void {
         checkpoint: { tried: ['X'] },
         error: 'X does not compile',
       });
-      await ctx.store.progress(t.id, c2.leaseToken, { note: 'tried Y' });
-      await ctx.store.release(t.id, c2.leaseToken, { reason: 'going home' });
+      await ctx.cns.progress(t.id, c2.leaseToken, { note: 'tried Y' });
+      await ctx.cns.release(t.id, c2.leaseToken, 'going home');
       const c3 = await ctx.claim(a);
       expect(c3.handoff.map((x) => [x.seq, x.outcome, x.note])).toEqual([
         [1, 'failed', 'tried X'],

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ConflictError, LeaseLostError } from '../../src/core/errors.js';
 import { canTransition, isFinal, type TaskStatus } from '../../src/core/status.js';
 import type { Agent, Task } from '../../src/core/types.js';
-import { create, Lcg, refOf, useStore, type BackendHarness } from './fixtures.js';
+import { create, Lcg, useStore, type BackendHarness } from './fixtures.js';
 import { checkEventLogTransitions } from './queries.js';
 
 interface Held {
@@ -29,6 +29,7 @@ export function modelTests(h: BackendHarness): void {
       it(`seed ${seed.toString(16)}: ${STEPS} random operations keep one holder, legal transitions and fencing`, async () => {
         const rng = new Lcg(seed);
         const store = ctx.store;
+        const cns = ctx.cns;
         const res = await create(store, [
           { ref: 'a', type: 'backend', title: 'a' },
           { ref: 'b', type: 'backend', title: 'b', dependsOn: ['a'] },
@@ -74,7 +75,7 @@ export function modelTests(h: BackendHarness): void {
           if (op < 24) {
             // claim
             const agent = rng.pick(agents);
-            const r = await store.claim(refOf(agent));
+            const r = await ctx.tryClaim(agent);
             if (r) {
               counters.claims++;
               expect(held.has(r.task.id), `${where}: claimed a held task`).toBe(false);
@@ -103,7 +104,7 @@ export function modelTests(h: BackendHarness): void {
             // complete with the current token
             const id = rng.pick(heldIds);
             const x = held.get(id)!;
-            const r = await store.complete(id, x.token, { result: `r${step}` });
+            const r = await cns.complete(id, x.token, { result: `r${step}` });
             counters.completions++;
             expect(r.status).toBe(prev.get(id)!.review ? 'awaiting_review' : 'completed');
             moveToStale(id);
@@ -113,7 +114,7 @@ export function modelTests(h: BackendHarness): void {
             const x = held.get(id)!;
             const retryable = rng.chance(0.6);
             const before = prev.get(id)!;
-            const r = await store.fail(id, x.token, { error: `e${step}`, retryable });
+            const r = await cns.fail(id, x.token, { error: `e${step}`, retryable });
             const expected: TaskStatus =
               retryable && before.attempts < before.maxAttempts ? 'pending' : 'failed';
             expect(r.status, where).toBe(expected);
@@ -121,7 +122,7 @@ export function modelTests(h: BackendHarness): void {
           } else if (op < 48 && heldIds.length > 0) {
             // release
             const id = rng.pick(heldIds);
-            const r = await store.release(id, held.get(id)!.token);
+            const r = await cns.release(id, held.get(id)!.token);
             expect(r.status).toBe('pending');
             expect(r.attempts).toBe(prev.get(id)!.attempts - 1);
             moveToStale(id);
@@ -129,7 +130,7 @@ export function modelTests(h: BackendHarness): void {
             // progress
             const id = rng.pick(heldIds);
             const x = held.get(id)!;
-            const r = await store.progress(id, x.token, { note: `n${step}`, percent: rng.int(101) });
+            const r = await cns.progress(id, x.token, { note: `n${step}`, percent: rng.int(101) });
             expect(r.status).toBe('in_progress');
             x.expiresAt = r.lease!.expiresAt;
           } else if (op < 63 && stale.length > 0) {
@@ -139,14 +140,14 @@ export function modelTests(h: BackendHarness): void {
             const kind = rng.int(5);
             const attempt =
               kind === 0
-                ? store.complete(s.taskId, s.token, { result: 'stale' })
+                ? cns.complete(s.taskId, s.token, { result: 'stale' })
                 : kind === 1
-                  ? store.fail(s.taskId, s.token, { error: 'stale', retryable: false })
+                  ? cns.fail(s.taskId, s.token, { error: 'stale', retryable: false })
                   : kind === 2
-                    ? store.release(s.taskId, s.token)
+                    ? cns.release(s.taskId, s.token)
                     : kind === 3
-                      ? store.progress(s.taskId, s.token, { note: 'stale' })
-                      : store.heartbeatTask(s.taskId, s.token);
+                      ? cns.progress(s.taskId, s.token, { note: 'stale' })
+                      : cns.heartbeatTask(s.taskId, s.token);
             const err = await attempt.then(
               () => null,
               (e: unknown) => e,
@@ -165,10 +166,10 @@ export function modelTests(h: BackendHarness): void {
             // time passes, then the reaper sweeps
             ctx.clock.advance(rng.chance(0.4) ? ctx.policy.leaseMs + 1 + rng.int(5_000) : 1 + rng.int(6_000));
             const now = await store.now();
-            const r = await store.reap();
+            const r = await cns.reap();
             const expiredIds = new Set(r.expired.map((t) => t.id));
             for (const [id, x] of held) {
-              if (x.expiresAt < now)
+              if (x.expiresAt <= now)
                 expect(expiredIds.has(id), `${where}: task ${id} should have expired`).toBe(true);
             }
             for (const t of r.expired) {
@@ -191,7 +192,7 @@ export function modelTests(h: BackendHarness): void {
           } else if (op < 80) {
             // review
             const approve = rng.chance(0.5);
-            const p = store.review(task.id, {
+            const p = cns.review(task.id, {
               reviewer: 'supervisor',
               approve,
               feedback: approve ? undefined : 'redo',
@@ -209,7 +210,7 @@ export function modelTests(h: BackendHarness): void {
             }
           } else if (op < 84) {
             // cancel
-            const p = store.cancel({ taskId: task.id }, 'supervisor', 'model');
+            const p = cns.cancel(task.id, 'supervisor', 'model');
             if (isFinal(task.status)) {
               await expect(p, where).rejects.toBeInstanceOf(ConflictError);
             } else {
@@ -222,7 +223,7 @@ export function modelTests(h: BackendHarness): void {
             }
           } else if (op < 90) {
             // retry
-            const p = store.retry(task.id, 'supervisor');
+            const p = cns.retry(task.id, 'supervisor');
             if (task.status === 'failed' || task.status === 'cancelled') {
               const r = await p;
               expect(r.status, where).toBe(depsDone(task, prev) ? 'pending' : 'blocked');
@@ -233,7 +234,7 @@ export function modelTests(h: BackendHarness): void {
           } else if (op < 94) {
             // assign
             const agent = rng.pick(agents);
-            const p = store.assign(task.id, agent.id, 'supervisor');
+            const p = cns.assign(task.id, agent.id, 'supervisor');
             if (task.status === 'pending' || task.status === 'assigned') {
               const r = await p;
               expect(r).toMatchObject({ status: 'assigned', assignedTo: agent.id });

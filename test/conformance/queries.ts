@@ -78,7 +78,7 @@ export function queryTests(h: BackendHarness): void {
       const fe = await ctx.agent('fe', 'frontend');
       const c = await ctx.claim(a); // 'Parse the INPUT' (oldest backend)
       expect(c.task.id).toBe(wf.tasks[0]!.id);
-      await ctx.store.assign(loose.tasks[1]!.id, fe.id, 'supervisor');
+      await ctx.cns.assign(loose.tasks[1]!.id, fe.id, 'supervisor');
 
       const ids = (p: { items: { id: number }[] }) => p.items.map((t) => t.id);
       // Ids follow insertion order, which is topological (not input) order within a batch.
@@ -160,7 +160,7 @@ export function queryTests(h: BackendHarness): void {
       const { wf } = await seed();
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      await ctx.store.complete(c.task.id, c.leaseToken, { result: 'ok' });
+      await ctx.cns.complete(c.task.id, c.leaseToken, { result: 'ok' });
       const c2 = await ctx.claim(a);
       expect(await ctx.store.countTasks()).toEqual(counts({ completed: 1, in_progress: 1, pending: 5 }));
       expect(await ctx.store.countTasks({ workflowId: wf.workflow!.id })).toEqual(
@@ -199,13 +199,13 @@ export function queryTests(h: BackendHarness): void {
       const b = await ctx.agent('bob');
       const c1 = await ctx.claim(a);
       ctx.clock.advance(1);
-      await ctx.store.progress(t.id, c1.leaseToken, { note: 'n' });
-      await ctx.store.release(t.id, c1.leaseToken, { reason: 'busy' });
+      await ctx.cns.progress(t.id, c1.leaseToken, { note: 'n' });
+      await ctx.cns.release(t.id, c1.leaseToken, 'busy');
       const c2 = await ctx.claim(b);
-      await ctx.store.fail(t.id, c2.leaseToken, { error: 'oops', retryable: true });
+      await ctx.cns.fail(t.id, c2.leaseToken, { error: 'oops', retryable: true });
       ctx.clock.advance(retryDelayMs(1, ctx.policy) + 1);
       const c3 = await ctx.claim(a);
-      await ctx.store.complete(t.id, c3.leaseToken, { result: 'done' });
+      await ctx.cns.complete(t.id, c3.leaseToken, { result: 'done' });
 
       const events = await ctx.store.listEvents({ taskId: t.id });
       const rows = events.map((e) => [e.kind, e.actor, e.fromStatus, e.toStatus]);
@@ -258,41 +258,41 @@ export function queryTests(h: BackendHarness): void {
       );
       const [a, b, c, d] = [res.tasks[0]!, res.tasks[1]!, res.tasks[2]!, res.tasks[3]!];
       // a: assigned, claimed, submitted, changes requested, claimed, submitted, approved.
-      await ctx.store.assign(a.id, agent.id, 'supervisor');
+      await ctx.cns.assign(a.id, agent.id, 'supervisor');
       let ca = await ctx.claim(agent);
-      await ctx.store.complete(a.id, ca.leaseToken, { result: 'v1' });
-      await ctx.store.review(a.id, { reviewer: 'supervisor', approve: false, feedback: 'again' });
+      await ctx.cns.complete(a.id, ca.leaseToken, { result: 'v1' });
+      await ctx.cns.review(a.id, { reviewer: 'supervisor', approve: false, feedback: 'again' });
       ca = await ctx.claim(other);
       expect(ca.task.id).toBe(a.id);
-      await ctx.store.complete(a.id, ca.leaseToken, { result: 'v2' });
-      await ctx.store.review(a.id, { reviewer: 'supervisor', approve: true });
+      await ctx.cns.complete(a.id, ca.leaseToken, { result: 'v2' });
+      await ctx.cns.review(a.id, { reviewer: 'supervisor', approve: true });
       // b: unblocked, claimed, expired, claimed, expired → failed; retried; claimed, completed.
       let cb = await ctx.claim(agent);
       expect(cb.task.id).toBe(b.id);
       ctx.clock.advance(ctx.policy.leaseMs + 1);
-      await ctx.store.reap();
+      await ctx.cns.reap();
       ctx.clock.advance(retryDelayMs(1, ctx.policy) + 1);
       cb = await ctx.claim(agent);
       expect(cb.task.id).toBe(b.id);
       ctx.clock.advance(ctx.policy.leaseMs + 1);
-      await ctx.store.reap();
+      await ctx.cns.reap();
       expect((await ctx.task(b.id)).status).toBe('failed');
-      await ctx.store.retry(b.id, 'supervisor');
+      await ctx.cns.retry(b.id, 'supervisor');
       cb = await ctx.claim(agent);
       expect(cb.task.id).toBe(b.id);
-      await ctx.store.complete(b.id, cb.leaseToken, { result: 'b' });
+      await ctx.cns.complete(b.id, cb.leaseToken, { result: 'b' });
       // c: unblocked, claimed, cancelled; retried; claimed, failed.
       const cc = await ctx.claim(agent);
       expect(cc.task.id).toBe(c.id);
-      await ctx.store.cancel({ taskId: c.id }, 'supervisor');
-      await ctx.store.retry(c.id, 'supervisor');
+      await ctx.cns.cancel(c.id, 'supervisor');
+      await ctx.cns.retry(c.id, 'supervisor');
       const cc2 = await ctx.claim(agent);
-      await ctx.store.fail(c.id, cc2.leaseToken, { error: 'x', retryable: false });
+      await ctx.cns.fail(c.id, cc2.leaseToken, { error: 'x', retryable: false });
       // d: claimed, released, cancelled.
       const cd = await ctx.claim(agent);
       expect(cd.task.id).toBe(d.id);
-      await ctx.store.release(d.id, cd.leaseToken);
-      await ctx.store.cancel({ workflowId: res.workflow!.id }, 'supervisor');
+      await ctx.cns.release(d.id, cd.leaseToken);
+      await ctx.cns.cancelWorkflow(res.workflow!.id, 'supervisor');
 
       const pairs = await checkEventLogTransitions(ctx.store);
       for (const p of [
@@ -347,7 +347,7 @@ export function queryTests(h: BackendHarness): void {
       w2.stop();
 
       const w3 = nextCall(ctx.store);
-      await ctx.store.complete(t.id, c.leaseToken, { result: 'ok' });
+      await ctx.cns.complete(t.id, c.leaseToken, { result: 'ok' });
       await w3.fired;
       w3.stop();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ConflictError, ForbiddenError, NotFoundError } from '../../src/core/errors.js';
-import { counts, create, createOne, refOf, T0, useStore, type BackendHarness } from './fixtures.js';
+import { counts, create, createOne, T0, useStore, type BackendHarness } from './fixtures.js';
 import { expectLeaseLost } from './leases.js';
 
 export function flowTests(h: BackendHarness): void {
@@ -22,14 +22,14 @@ export function flowTests(h: BackendHarness): void {
       const agent = await ctx.agent('w');
       const ca = await ctx.claim(agent);
       expect(ca.task.id).toBe(a.id);
-      await ctx.store.complete(a.id, ca.leaseToken, { result: 'A done', data: { files: ['a.ts'] } });
+      await ctx.cns.complete(a.id, ca.leaseToken, { result: 'A done', data: { files: ['a.ts'] } });
       expect((await ctx.task(b.id)).status).toBe('blocked');
       expect(await ctx.store.listEvents({ taskId: b.id, kinds: ['task.unblocked'] })).toEqual([]);
 
       const cc = await ctx.claim(agent);
       expect(cc.task.id).toBe(c.id);
       ctx.clock.advance(50);
-      await ctx.store.complete(c.id, cc.leaseToken, { result: 'C done' });
+      await ctx.cns.complete(c.id, cc.leaseToken, { result: 'C done' });
       const rb = await ctx.task(b.id);
       expect(rb.status).toBe('pending');
       const unblocked = await ctx.store.listEvents({ taskId: b.id, kinds: ['task.unblocked'] });
@@ -71,8 +71,8 @@ export function flowTests(h: BackendHarness): void {
       const cc = await ctx.claim(two);
       expect(new Set([ca.task.id, cc.task.id])).toEqual(new Set([a.id, c.id]));
       const done = await Promise.all([
-        ctx.store.complete(ca.task.id, ca.leaseToken, { result: 'first' }),
-        ctx.store.complete(cc.task.id, cc.leaseToken, { result: 'second' }),
+        ctx.cns.complete(ca.task.id, ca.leaseToken, { result: 'first' }),
+        ctx.cns.complete(cc.task.id, cc.leaseToken, { result: 'second' }),
       ]);
       expect(done.map((t) => t.status)).toEqual(['completed', 'completed']);
       expect((await ctx.task(b.id)).status).toBe('pending');
@@ -91,9 +91,9 @@ export function flowTests(h: BackendHarness): void {
       ]);
       const agent = await ctx.agent('w');
       const ca = await ctx.claim(agent);
-      await ctx.store.fail(ca.task.id, ca.leaseToken, { error: 'no', retryable: false });
+      await ctx.cns.fail(ca.task.id, ca.leaseToken, { error: 'no', retryable: false });
       expect((await ctx.task(res.tasks[1]!.id)).status).toBe('blocked');
-      expect(await ctx.store.claim(refOf(agent))).toBeNull();
+      expect(await ctx.tryClaim(agent)).toBeNull();
     });
   });
 
@@ -114,7 +114,7 @@ export function flowTests(h: BackendHarness): void {
     it('review=true completion → awaiting_review (not completed; dependents still blocked)', async () => {
       const { task, dependent, author, claim } = await submitted();
       ctx.clock.advance(5);
-      const r = await ctx.store.complete(task.id, claim.leaseToken, {
+      const r = await ctx.cns.complete(task.id, claim.leaseToken, {
         result: 'patch v1',
         data: { diff: 1 },
       });
@@ -132,7 +132,7 @@ export function flowTests(h: BackendHarness): void {
       expect(ev).toHaveLength(1);
       expect(ev[0]).toMatchObject({ fromStatus: 'in_progress', toStatus: 'awaiting_review' });
       await expectLeaseLost(
-        ctx.store.complete(task.id, claim.leaseToken, { result: 'again' }),
+        ctx.cns.complete(task.id, claim.leaseToken, { result: 'again' }),
         task.id,
         'finished',
       );
@@ -140,25 +140,25 @@ export function flowTests(h: BackendHarness): void {
 
     it('the author cannot review its own work (by agent id or by name) → ForbiddenError, unchanged', async () => {
       const { task, author, claim } = await submitted();
-      await ctx.store.complete(task.id, claim.leaseToken, { result: 'mine' });
+      await ctx.cns.complete(task.id, claim.leaseToken, { result: 'mine' });
       await expect(
-        ctx.store.review(task.id, { reviewer: 'someone', reviewerAgentId: author.id, approve: true }),
+        ctx.cns.review(task.id, { reviewer: 'someone', reviewerAgentId: author.id, approve: true }),
       ).rejects.toBeInstanceOf(ForbiddenError);
-      await expect(ctx.store.review(task.id, { reviewer: 'author', approve: true })).rejects.toBeInstanceOf(
+      await expect(ctx.cns.review(task.id, { reviewer: 'author', approve: true })).rejects.toBeInstanceOf(
         ForbiddenError,
       );
       await expect(
-        ctx.store.review(task.id, { reviewer: 'author', approve: false, feedback: 'self-critique' }),
+        ctx.cns.review(task.id, { reviewer: 'author', approve: false, feedback: 'self-critique' }),
       ).rejects.toBeInstanceOf(ForbiddenError);
       expect(await ctx.task(task.id)).toMatchObject({ status: 'awaiting_review', reviewRounds: 0 });
     });
 
     it('approve → completed and dependents unblock', async () => {
       const { task, dependent, author, claim } = await submitted();
-      await ctx.store.complete(task.id, claim.leaseToken, { result: 'good patch' });
+      await ctx.cns.complete(task.id, claim.leaseToken, { result: 'good patch' });
       const reviewer = await ctx.agent('reviewer', 'reviewer');
       ctx.clock.advance(1_000);
-      const r = await ctx.store.review(task.id, {
+      const r = await ctx.cns.review(task.id, {
         reviewer: 'reviewer',
         reviewerAgentId: reviewer.id,
         approve: true,
@@ -181,9 +181,9 @@ export function flowTests(h: BackendHarness): void {
 
     it('request changes → pending, reviewRounds 1, attempt given back, feedback in the next claim’s handoff', async () => {
       const { task, dependent, claim } = await submitted();
-      await ctx.store.progress(task.id, claim.leaseToken, { note: 'wrote v1' });
-      await ctx.store.complete(task.id, claim.leaseToken, { result: 'patch v1' });
-      const r = await ctx.store.review(task.id, {
+      await ctx.cns.progress(task.id, claim.leaseToken, { note: 'wrote v1' });
+      await ctx.cns.complete(task.id, claim.leaseToken, { result: 'patch v1' });
+      const r = await ctx.cns.review(task.id, {
         reviewer: 'supervisor',
         approve: false,
         feedback: 'add tests',
@@ -214,8 +214,8 @@ export function flowTests(h: BackendHarness): void {
 
     it('after maxReviewRounds change requests the task fails', async () => {
       const { task, dependent, author, claim } = await submitted({ maxReviewRounds: 2 });
-      await ctx.store.complete(task.id, claim.leaseToken, { result: 'v1' });
-      const r1 = await ctx.store.review(task.id, {
+      await ctx.cns.complete(task.id, claim.leaseToken, { result: 'v1' });
+      const r1 = await ctx.cns.review(task.id, {
         reviewer: 'supervisor',
         approve: false,
         feedback: 'no (1)',
@@ -223,8 +223,8 @@ export function flowTests(h: BackendHarness): void {
       expect(r1).toMatchObject({ status: 'pending', reviewRounds: 1 });
       const c2 = await ctx.claim(author);
       expect(c2.task.id).toBe(task.id);
-      await ctx.store.complete(task.id, c2.leaseToken, { result: 'v2' });
-      const r2 = await ctx.store.review(task.id, {
+      await ctx.cns.complete(task.id, c2.leaseToken, { result: 'v2' });
+      const r2 = await ctx.cns.review(task.id, {
         reviewer: 'supervisor',
         approve: false,
         feedback: 'no (2)',
@@ -240,24 +240,24 @@ export function flowTests(h: BackendHarness): void {
 
     it('reviewing a task that is not awaiting review → ConflictError', async () => {
       const { task, claim } = await submitted();
-      await expect(
-        ctx.store.review(task.id, { reviewer: 'supervisor', approve: true }),
-      ).rejects.toBeInstanceOf(ConflictError);
+      await expect(ctx.cns.review(task.id, { reviewer: 'supervisor', approve: true })).rejects.toBeInstanceOf(
+        ConflictError,
+      );
       expect((await ctx.task(task.id)).status).toBe('in_progress');
       const plain = await createOne(ctx.store, { title: 'plain' });
       await expect(
-        ctx.store.review(plain.id, { reviewer: 'supervisor', approve: true }),
+        ctx.cns.review(plain.id, { reviewer: 'supervisor', approve: true }),
       ).rejects.toBeInstanceOf(ConflictError);
       expect((await ctx.task(plain.id)).status).toBe('pending');
-      await ctx.store.complete(task.id, claim.leaseToken, { result: 'x' });
-      await ctx.store.review(task.id, { reviewer: 'supervisor', approve: true });
+      await ctx.cns.complete(task.id, claim.leaseToken, { result: 'x' });
+      await ctx.cns.review(task.id, { reviewer: 'supervisor', approve: true });
       await expect(
-        ctx.store.review(task.id, { reviewer: 'supervisor', approve: false, feedback: 'late' }),
+        ctx.cns.review(task.id, { reviewer: 'supervisor', approve: false, feedback: 'late' }),
       ).rejects.toBeInstanceOf(ConflictError);
       expect(await ctx.task(task.id)).toMatchObject({ status: 'completed', reviewRounds: 0 });
-      await expect(
-        ctx.store.review(999_999, { reviewer: 'supervisor', approve: true }),
-      ).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ctx.cns.review(999_999, { reviewer: 'supervisor', approve: true })).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
     });
 
     it('a workflow with review=true makes its tasks require review', async () => {
@@ -267,7 +267,7 @@ export function flowTests(h: BackendHarness): void {
       expect(res.tasks[0]!.review).toBe(true);
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      expect((await ctx.store.complete(c.task.id, c.leaseToken, { result: 'r' })).status).toBe(
+      expect((await ctx.cns.complete(c.task.id, c.leaseToken, { result: 'r' })).status).toBe(
         'awaiting_review',
       );
       expect((await ctx.store.getWorkflow(res.workflow!.id))!.status).toBe('awaiting_review');
@@ -287,7 +287,7 @@ export function flowTests(h: BackendHarness): void {
       ]);
       const [a, b, c, d, e] = [res.tasks[0]!, res.tasks[1]!, res.tasks[2]!, res.tasks[3]!, res.tasks[4]!];
       ctx.clock.advance(20);
-      const changed = await ctx.store.cancel({ taskId: a.id }, 'supervisor', 'not needed');
+      const changed = await ctx.cns.cancel(a.id, 'supervisor', 'not needed');
       expect(changed.map((t) => t.id).sort((x, y) => x - y)).toEqual(
         [a.id, b.id, c.id, d.id].sort((x, y) => x - y),
       );
@@ -319,8 +319,8 @@ export function flowTests(h: BackendHarness): void {
       ]);
       const agent = await ctx.agent('w');
       const ca = await ctx.claim(agent);
-      await ctx.store.complete(ca.task.id, ca.leaseToken, { result: 'a' });
-      const changed = await ctx.store.cancel({ taskId: res.tasks[1]!.id }, 'supervisor');
+      await ctx.cns.complete(ca.task.id, ca.leaseToken, { result: 'a' });
+      const changed = await ctx.cns.cancel(res.tasks[1]!.id, 'supervisor');
       expect(changed.map((t) => t.id).sort((x, y) => x - y)).toEqual([res.tasks[1]!.id, res.tasks[2]!.id]);
       expect((await ctx.task(res.tasks[0]!.id)).status).toBe('completed');
     });
@@ -329,16 +329,12 @@ export function flowTests(h: BackendHarness): void {
       const t = await createOne(ctx.store);
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      const changed = await ctx.store.cancel({ taskId: t.id }, 'supervisor', 'stop');
+      const changed = await ctx.cns.cancel(t.id, 'supervisor', 'stop');
       expect(changed.map((x) => x.id)).toEqual([t.id]);
       expect(changed[0]!.lease).toBeNull();
-      await expectLeaseLost(
-        ctx.store.complete(t.id, c.leaseToken, { result: 'too late' }),
-        t.id,
-        'cancelled',
-      );
-      await expectLeaseLost(ctx.store.progress(t.id, c.leaseToken, { note: 'x' }), t.id, 'cancelled');
-      await expectLeaseLost(ctx.store.heartbeatTask(t.id, c.leaseToken), t.id, 'cancelled');
+      await expectLeaseLost(ctx.cns.complete(t.id, c.leaseToken, { result: 'too late' }), t.id, 'cancelled');
+      await expectLeaseLost(ctx.cns.progress(t.id, c.leaseToken, { note: 'x' }), t.id, 'cancelled');
+      await expectLeaseLost(ctx.cns.heartbeatTask(t.id, c.leaseToken), t.id, 'cancelled');
       expect(await ctx.task(t.id)).toMatchObject({ status: 'cancelled', result: null, lease: null });
       expect((await ctx.getAgent(a.id)).heldTasks).toEqual([]);
       expect((await ctx.store.heartbeatAgent(a.id, a.session)).renewed).toEqual([]);
@@ -358,10 +354,10 @@ export function flowTests(h: BackendHarness): void {
       const wfId = res.workflow!.id;
       const agent = await ctx.agent('w');
       const ca = await ctx.claim(agent);
-      await ctx.store.complete(ca.task.id, ca.leaseToken, { result: 'done' });
+      await ctx.cns.complete(ca.task.id, ca.leaseToken, { result: 'done' });
       const cb = await ctx.claim(agent);
       expect(cb.task.workflowId).toBe(wfId);
-      const changed = await ctx.store.cancel({ workflowId: wfId }, 'supervisor', 'abandon');
+      const changed = await ctx.cns.cancelWorkflow(wfId, 'supervisor', 'abandon');
       expect(changed.map((t) => t.id).sort((x, y) => x - y)).toEqual(
         [cb.task.id, res.tasks[2]!.id].sort((x, y) => x - y),
       );
@@ -372,7 +368,7 @@ export function flowTests(h: BackendHarness): void {
       expect(wf.status).toBe('cancelled');
       expect((await ctx.task(outside.id)).status).toBe('pending');
       await expectLeaseLost(
-        ctx.store.complete(cb.task.id, cb.leaseToken, { result: 'x' }),
+        ctx.cns.complete(cb.task.id, cb.leaseToken, { result: 'x' }),
         cb.task.id,
         'cancelled',
       );
@@ -382,23 +378,23 @@ export function flowTests(h: BackendHarness): void {
       const t = await createOne(ctx.store);
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      await ctx.store.complete(t.id, c.leaseToken, { result: 'ok' });
-      await expect(ctx.store.cancel({ taskId: t.id }, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
+      await ctx.cns.complete(t.id, c.leaseToken, { result: 'ok' });
+      await expect(ctx.cns.cancel(t.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
       expect(await ctx.task(t.id)).toMatchObject({ status: 'completed', result: 'ok' });
       const t2 = await createOne(ctx.store, { title: 'two' });
-      await ctx.store.cancel({ taskId: t2.id }, 'supervisor');
-      await expect(ctx.store.cancel({ taskId: t2.id }, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
-      await expect(ctx.store.cancel({ taskId: 999_999 }, 'supervisor')).rejects.toBeInstanceOf(NotFoundError);
+      await ctx.cns.cancel(t2.id, 'supervisor');
+      await expect(ctx.cns.cancel(t2.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
+      await expect(ctx.cns.cancel(999_999, 'supervisor')).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('retry: failed → pending with attempts and reviewRounds reset; task.retried', async () => {
       const t = await createOne(ctx.store, { maxAttempts: 1 });
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      await ctx.store.fail(t.id, c.leaseToken, { error: 'bad', retryable: true });
+      await ctx.cns.fail(t.id, c.leaseToken, { error: 'bad', retryable: true });
       expect((await ctx.task(t.id)).status).toBe('failed');
       ctx.clock.advance(100);
-      const r = await ctx.store.retry(t.id, 'supervisor');
+      const r = await ctx.cns.retry(t.id, 'supervisor');
       expect(r).toMatchObject({ status: 'pending', attempts: 0, reviewRounds: 0, lease: null });
       expect(r.runAfter).toBeLessThanOrEqual(T0 + 100);
       expect(await ctx.task(t.id)).toMatchObject({ status: 'pending', attempts: 0 });
@@ -414,11 +410,11 @@ export function flowTests(h: BackendHarness): void {
       const t = await createOne(ctx.store, { review: true, maxReviewRounds: 1 });
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      await ctx.store.complete(t.id, c.leaseToken, { result: 'v1' });
+      await ctx.cns.complete(t.id, c.leaseToken, { result: 'v1' });
       expect(
-        (await ctx.store.review(t.id, { reviewer: 'supervisor', approve: false, feedback: 'no' })).status,
+        (await ctx.cns.review(t.id, { reviewer: 'supervisor', approve: false, feedback: 'no' })).status,
       ).toBe('failed');
-      const r = await ctx.store.retry(t.id, 'supervisor');
+      const r = await ctx.cns.retry(t.id, 'supervisor');
       expect(r).toMatchObject({ status: 'pending', reviewRounds: 0, attempts: 0 });
     });
 
@@ -428,27 +424,27 @@ export function flowTests(h: BackendHarness): void {
         { ref: 'b', type: 'backend', title: 'b', dependsOn: ['a'] },
       ]);
       const [a, b] = [res.tasks[0]!, res.tasks[1]!];
-      await ctx.store.cancel({ taskId: a.id }, 'supervisor');
+      await ctx.cns.cancel(a.id, 'supervisor');
       expect((await ctx.task(b.id)).status).toBe('cancelled');
-      expect((await ctx.store.retry(b.id, 'supervisor')).status).toBe('blocked');
-      expect((await ctx.store.retry(a.id, 'supervisor')).status).toBe('pending');
+      expect((await ctx.cns.retry(b.id, 'supervisor')).status).toBe('blocked');
+      expect((await ctx.cns.retry(a.id, 'supervisor')).status).toBe('pending');
       const agent = await ctx.agent('w');
       const ca = await ctx.claim(agent);
       expect(ca.task.id).toBe(a.id);
-      await ctx.store.complete(a.id, ca.leaseToken, { result: 'ok' });
+      await ctx.cns.complete(a.id, ca.leaseToken, { result: 'ok' });
       expect((await ctx.task(b.id)).status).toBe('pending');
     });
 
     it('retry of a non-final task → ConflictError; unknown → NotFoundError', async () => {
       const t = await createOne(ctx.store);
-      await expect(ctx.store.retry(t.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
+      await expect(ctx.cns.retry(t.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
       expect((await ctx.task(t.id)).status).toBe('pending');
       const a = await ctx.agent('a');
       const c = await ctx.claim(a);
-      await expect(ctx.store.retry(t.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
+      await expect(ctx.cns.retry(t.id, 'supervisor')).rejects.toBeInstanceOf(ConflictError);
       expect(await ctx.task(t.id)).toMatchObject({ status: 'in_progress', attempts: 1 });
       expect((await ctx.task(t.id)).lease?.token).toBe(c.leaseToken);
-      await expect(ctx.store.retry(999_999, 'supervisor')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(ctx.cns.retry(999_999, 'supervisor')).rejects.toBeInstanceOf(NotFoundError);
     });
   });
 }

@@ -28,7 +28,7 @@ export function sessionTests(h: BackendHarness): void {
       const t = await createOne(ctx.store);
       const crashed = await ctx.agent('ns-1');
       const c = await ctx.claim(crashed);
-      await ctx.store.progress(t.id, c.leaseToken, { note: 'half way', checkpoint: { step: 3 } });
+      await ctx.cns.progress(t.id, c.leaseToken, { note: 'half way', checkpoint: { step: 3 } });
       // The process dies (no deregistration); its supervisor starts it again under the same name.
       ctx.clock.advance(1_000);
       const restarted = await ctx.agent('ns-1');
@@ -38,7 +38,7 @@ export function sessionTests(h: BackendHarness): void {
         expect(renewed).toEqual([]);
       }
       expect((await ctx.task(t.id)).lease?.expiresAt).toBe(T0 + ctx.policy.leaseMs);
-      const reaped = await ctx.store.reap();
+      const reaped = await ctx.cns.reap();
       expect(reaped.expired.map((x) => x.id)).toEqual([t.id]);
       expect(await ctx.task(t.id)).toMatchObject({ status: 'pending', attempts: 1, lease: null });
 
@@ -86,11 +86,11 @@ export function sessionTests(h: BackendHarness): void {
       expect(await ctx.store.heldBy(a)).toEqual([]);
       const cd = await ctx.claim(a);
       expect(cd.task.id).toBe(dep!.id);
-      await ctx.store.complete(dep!.id, cd.leaseToken, { result: 'dep result' });
+      await ctx.cns.complete(dep!.id, cd.leaseToken, { result: 'dep result' });
       // main: a first attempt released with a note, then claimed again.
       const first = await ctx.claim(a);
-      await ctx.store.progress(main!.id, first.leaseToken, { note: 'first try', checkpoint: { at: 1 } });
-      await ctx.store.release(main!.id, first.leaseToken, { reason: 'not now' });
+      await ctx.cns.progress(main!.id, first.leaseToken, { note: 'first try', checkpoint: { at: 1 } });
+      await ctx.cns.release(main!.id, first.leaseToken, 'not now');
       const claimed = await ctx.claim(a);
       expect(claimed.task.id).toBe(main!.id);
 
@@ -118,7 +118,7 @@ export function sessionTests(h: BackendHarness): void {
       const current = await ctx.agent('w');
       const c2 = await ctx.claim(current);
       ctx.clock.advance(100);
-      expect((await ctx.store.deregisterAgent(old.id, old.session, 'w')).released).toEqual([t1.id]);
+      expect((await ctx.cns.deregisterAgent(old.id, old.session, 'w')).released).toEqual([t1.id]);
       expect(await ctx.task(t1.id)).toMatchObject({ status: 'pending', attempts: 0, lease: null });
       expect((await ctx.task(t2.id)).lease?.token).toBe(c2.leaseToken);
       const still = await ctx.getAgent('w');
@@ -126,7 +126,7 @@ export function sessionTests(h: BackendHarness): void {
       expect(still.status).toBe('working');
       expect(await ctx.store.listEvents({ agentId: old.id, kinds: ['agent.deregistered'] })).toEqual([]);
 
-      expect((await ctx.store.deregisterAgent(current.id, current.session, 'w')).released).toEqual([t2.id]);
+      expect((await ctx.cns.deregisterAgent(current.id, current.session, 'w')).released).toEqual([t2.id]);
       expect((await ctx.getAgent('w')).deregisteredAt).toBe(T0 + 100);
       expect(await ctx.store.listEvents({ agentId: old.id, kinds: ['agent.deregistered'] })).toHaveLength(1);
     });
@@ -138,7 +138,7 @@ export function sessionTests(h: BackendHarness): void {
       const c1 = await ctx.claim(s1);
       const s2 = await ctx.agent('w');
       const c2 = await ctx.claim(s2);
-      const { released } = await ctx.store.deregisterAgent(s1.id, null, 'admin');
+      const { released } = await ctx.cns.deregisterAgent(s1.id, null, 'admin');
       expect([...released].sort((x, y) => x - y)).toEqual([c1.task.id, c2.task.id]);
       expect((await ctx.getAgent('w')).deregisteredAt).not.toBeNull();
     });

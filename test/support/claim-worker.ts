@@ -48,7 +48,7 @@ for (;;) {
   const { task, leaseToken } = outcome.claimed;
   if (stale) {
     await new Promise((r) => setTimeout(r, 5));
-    await cns.store.reap();
+    await cns.reap();
     try {
       await cns.complete(task.id, leaseToken, { result: `stale by ${name}` });
       staleAccepted.push(task.id);

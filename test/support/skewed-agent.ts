@@ -8,7 +8,7 @@ import { openCoordinator } from '../../src/coordinator/open-coordinator.js';
 const [url, schema, name] = process.argv.slice(2);
 if (!url || !schema || !name) throw new Error('usage: skewed-agent URL SCHEMA NAME');
 const cns = await openCoordinator({ db: url, schema, reaper: false, leaseMs: 60_000 });
-const reaped = await cns.store.reap();
+const reaped = await cns.reap();
 const agent = await cns.registerAgent({ name, type: 'skew' });
 const out = await cns.claimNext(agent);
 process.stdout.write(

@@ -601,13 +601,7 @@ function registerHeartbeat(task: Command): void {
     .option('--json', 'print the task as JSON')
     .action(async (id: string, opts: { token: string; json?: boolean }, cmd: Command) => {
       const taskId = parseTaskId(id);
-      const t = await withCoordinator(cmd, async (c) => {
-        const renewed = await c.heartbeatTask(taskId, opts.token);
-        // The holder is evidently alive: record its heartbeat too, so it does not show as offline
-        // (no session: an agent heartbeat renews nothing else).
-        if (renewed.lease) await c.store.heartbeatAgent(renewed.lease.agentId, null).catch(() => {});
-        return (await c.store.getTask(taskId)) ?? renewed;
-      });
+      const t = await withCoordinator(cmd, (c) => c.heartbeatTask(taskId, opts.token));
       if (opts.json) return printJson(t);
       print(`lease on task ${t.id} renewed until ${iso(t.lease?.expiresAt)}`);
     });

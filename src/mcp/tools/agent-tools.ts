@@ -103,12 +103,8 @@ export function registerAgentTools(server: McpServer, ctx: McpContext): void {
             `checkpoint, report with task_update, then call task_complete (or task_fail / task_release).`,
         };
       }
-      if (req.mcpReq.signal.aborted || ctx.shutdown.aborted) {
-        // The call was cancelled (or the process is stopping) as the claim happened: give it back.
-        await session.release(t.id, 'the task_next call was cancelled before it returned').catch(() => {});
-        ctx.claimed.set(t.id, 'released');
-        return { task: null, reason: 'the call was cancelled', waitedMs, next: 'Call task_next when ready.' };
-      }
+      // A claim made as the call was cancelled was given back by the coordinator; one whose answer
+      // is lost all the same stays this session's, and the next task_next hands it back.
       const workflow =
         t.workflowId !== null ? await coordinator.getWorkflow(t.workflowId).catch(() => null) : null;
       return {

@@ -10,20 +10,13 @@
  */
 import pg from 'pg';
 import type { NormalizedBatch } from '../../core/batch.js';
-import {
-  CnsError,
-  ConflictError,
-  ForbiddenError,
-  InvalidInputError,
-  LeaseLostError,
-  NotFoundError,
-  type LeaseLostReason,
-} from '../../core/errors.js';
+import { CnsError, ConflictError, InvalidInputError, NotFoundError } from '../../core/errors.js';
 import { newLeaseToken, newSessionId } from '../../core/ids.js';
 import { TASK_STATUSES, type TaskStatus } from '../../core/status.js';
 import type {
   Agent,
   Attempt,
+  AttemptOutcome,
   ClaimedTask,
   CnsEvent,
   DependencyResult,
@@ -38,15 +31,19 @@ import type {
   AgentRef,
   AgentRegistration,
   CreateTasksResult,
+  Decision,
   EventFilter,
+  EventSpec,
   NewToken,
   Page,
   ProgressInput,
-  ReapResult,
   Store,
   StoreCapabilities,
   StoreOptions,
+  TaskChange,
   TaskFilter,
+  TaskSelection,
+  TaskState,
 } from '../store.js';
 import { ChangeListener } from './change-listener.js';
 import { StatementBatcher, type BatchOutcome } from './statement-batcher.js';
@@ -57,13 +54,20 @@ import {
   unavailable,
   validateSchemaName,
 } from './migrate.js';
-import { toAgent, toAttempt, toDependency, toEvent, toTask, toWorkflow, type Row } from './rows.js';
+import {
+  toAgent,
+  toAttempt,
+  toDependency,
+  toEvent,
+  toTask,
+  toTaskState,
+  toWorkflow,
+  type Row,
+} from './rows.js';
 import * as SQL from './sql.js';
 import { validateNewToken } from '../token-input.js';
 
 export { migratePostgres } from './migrate.js';
-
-const FINAL: TaskStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** int8 → number (ids and ms times fit easily), int8[] → number[]; everything else as pg does. Pool-local. */
 const defaultParser = pg.types.getTypeParser as (oid: number, format?: string) => unknown;
@@ -84,14 +88,7 @@ interface ClaimCall {
   agent: AgentRef;
   leaseMs: Millis;
   token: string;
-}
-
-interface CompleteCall {
-  taskId: number;
-  leaseToken: string;
-  result: string;
-  /** JSON text, or null. */
-  data: string | null;
+  event: EventSpec;
 }
 
 /** Opens (and migrates) the store in `options.schema` (default `cns`) of the database at `url`. */
@@ -140,9 +137,9 @@ class PostgresStore implements Store {
       idOf: (c) => c.agent.id,
     },
   );
-  /** Concurrent completions share one statement. */
-  private readonly completions = new StatementBatcher<CompleteCall, Task>((calls) =>
-    this.completeBatch(calls),
+  /** Concurrent decided changes (agents' completions, failures, releases) share one statement. */
+  private readonly changeBatches = new StatementBatcher<TaskChange, Task | null>((calls) =>
+    this.applyBatch(calls),
   );
 
   constructor(
@@ -223,22 +220,6 @@ class PostgresStore implements Store {
     this.changes.notify();
   }
 
-  /** A fenced write found no row: say why, from the task's current state. */
-  private async leaseLost(taskId: number): Promise<never> {
-    const [row] = await this.q(SQL.LEASE_STATE, [taskId]);
-    if (!row) throw new NotFoundError('task', taskId);
-    const status = row.status as TaskStatus;
-    let reason: LeaseLostReason;
-    if (status === 'cancelled') reason = 'cancelled';
-    else if (status === 'completed' || status === 'failed' || status === 'awaiting_review')
-      reason = 'finished';
-    else if (status === 'in_progress') reason = 'reassigned';
-    else if (row.last_outcome === 'expired') reason = 'expired';
-    else if (row.last_outcome === 'released') reason = 'released';
-    else reason = 'unknown_token';
-    throw new LeaseLostError(taskId, reason, status);
-  }
-
   async now(): Promise<Millis> {
     const clock = this.clockNow();
     if (clock !== null) return clock;
@@ -259,11 +240,7 @@ class PostgresStore implements Store {
     return toAgent(row, Number(row.now), this.policy.offlineAfterMs);
   }
 
-  async registerAgent(input: AgentRegistration): Promise<Agent> {
-    if (typeof input.name !== 'string' || input.name.trim() === '')
-      throw new InvalidInputError('an agent needs a name');
-    if (typeof input.type !== 'string' || input.type.trim() === '')
-      throw new InvalidInputError('an agent needs a type');
+  async registerAgent(input: AgentRegistration, event: EventSpec): Promise<Agent> {
     const caps = [...new Set(input.capabilities ?? [])];
     const rows = await this.q(SQL.REGISTER_AGENT, [
       this.clockNow(),
@@ -274,6 +251,7 @@ class PostgresStore implements Store {
       input.pid ?? null,
       jsonParam(input.clientInfo),
       newSessionId(),
+      JSON.stringify(event),
     ]);
     this.changed();
     return this.agentFrom(rows[0]!);
@@ -294,16 +272,18 @@ class PostgresStore implements Store {
     return { agent: this.agentFrom(row), renewed: ((row.renewed as number[] | null) ?? []).map(Number) };
   }
 
-  async deregisterAgent(
-    agentId: number,
-    session: string | null,
-    actor: string,
-  ): Promise<{ released: number[] }> {
-    const rows = await this.q(SQL.DEREGISTER_AGENT, [this.clockNow(), agentId, actor, session]);
-    const row = rows[0]!;
-    if (Number(row.found) === 0) throw new NotFoundError('agent', agentId);
-    this.changed();
-    return { released: ((row.released as number[] | null) ?? []).map(Number) };
+  async endSession(agentId: number, session: string | null, event: EventSpec): Promise<boolean> {
+    const [row] = await this.q(SQL.END_SESSION, [this.clockNow(), agentId, session, JSON.stringify(event)]);
+    if (Number(row!.found) === 0) throw new NotFoundError('agent', agentId);
+    const marked = Number(row!.marked) > 0;
+    if (marked) this.changed();
+    return marked;
+  }
+
+  async markOffline(offlineAfterMs: Millis, event: EventSpec): Promise<Agent[]> {
+    const rows = await this.q(SQL.MARK_OFFLINE, [this.clockNow(), offlineAfterMs, JSON.stringify(event)]);
+    if (rows.length > 0) this.changed();
+    return rows.map((r) => this.agentFrom(r));
   }
 
   async heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
@@ -334,13 +314,16 @@ class PostgresStore implements Store {
 
   // ── creating and reading tasks ──────────────────────────────────────────────────────────────
 
-  async createTasks(batch: NormalizedBatch): Promise<CreateTasksResult> {
+  async createTasks(
+    batch: NormalizedBatch,
+    events: { workflow: EventSpec | null; tasks: EventSpec[] },
+  ): Promise<CreateTasksResult> {
     const plain =
       batch.workflow === null &&
       batch.tasks.every(
         (t) => t.dependsOnIds.length === 0 && t.dependsOnIndices.length === 0 && t.idempotencyKey === null,
       );
-    if (plain) return this.createPlainTasks(batch);
+    if (plain) return this.createPlainTasks(batch, events.tasks);
     const result = await this.tx(async (c, now) => {
       let workflowId = batch.workflowId;
       if (workflowId !== null) {
@@ -377,8 +360,9 @@ class PostgresStore implements Store {
              INSERT INTO workflows (name, review, metadata, created_by, created_at)
              VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING *
            ), ev AS (
-             INSERT INTO events (at, kind, workflow_id, actor, message)
-             SELECT w.created_at, 'workflow.created', w.id, $4, w.name FROM w
+             INSERT INTO events (at, kind, workflow_id, agent_id, actor, message, data)
+             SELECT w.created_at, $6::jsonb->>'kind', w.id, ${SQL.specColumns('$6::jsonb', 'NULL', 'NULL')}
+             FROM w WHERE $6::jsonb IS NOT NULL
            )
            SELECT * FROM w`,
           [
@@ -387,6 +371,7 @@ class PostgresStore implements Store {
             JSON.stringify(batch.workflow.metadata ?? {}),
             batch.actor,
             now,
+            events.workflow === null ? null : JSON.stringify(events.workflow),
           ],
         );
         workflowRow = wf.rows[0]!;
@@ -450,6 +435,7 @@ class PostgresStore implements Store {
         created.push(true);
         inserts.push({
           ...taskColumns(t),
+          event: (events.tasks[i] ?? null) as Json,
           id,
           workflow_id: workflowId,
           run_after: t.runAfter ?? now,
@@ -467,7 +453,8 @@ class PostgresStore implements Store {
              SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
                id bigint, workflow_id bigint, ref text, type text, requires text[], title text, spec text,
                input jsonb, priority integer, run_after bigint, depends_on bigint[], status text,
-               max_attempts integer, review boolean, max_review_rounds integer, idempotency_key text, metadata jsonb)
+               max_attempts integer, review boolean, max_review_rounds integer, idempotency_key text, metadata jsonb,
+               event jsonb)
            ), ins AS (
              INSERT INTO tasks (id, workflow_id, ref, type, requires, title, spec, input, priority, run_after,
                depends_on, status, max_attempts, review, max_review_rounds, idempotency_key, metadata,
@@ -481,9 +468,10 @@ class PostgresStore implements Store {
              INSERT INTO task_dependencies (task_id, depends_on_id)
              SELECT x.id, d FROM x, unnest(x.depends_on) AS d
            ), ev AS (
-             INSERT INTO events (at, kind, task_id, workflow_id, actor, to_status, message)
-             SELECT ins.created_at, 'task.created', ins.id, ins.workflow_id, $2, ins.status, ins.title
-             FROM ins ORDER BY ins.id
+             INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data, to_status)
+             SELECT ins.created_at, x.event->>'kind', ins.id, ins.workflow_id,
+                    ${SQL.specColumns('x.event', 'NULL', 'NULL')}, ins.status
+             FROM ins JOIN x ON x.id = ins.id WHERE x.event IS NOT NULL ORDER BY ins.id
            )
            SELECT * FROM ins`,
             [JSON.stringify(inserts), batch.actor, now],
@@ -526,8 +514,13 @@ class PostgresStore implements Store {
    * A batch with nothing to look up first (no workflow to create, no dependencies, no idempotency
    * keys): one statement, one round trip (sql.ts INSERT_PLAIN_TASKS), instead of a transaction of four.
    */
-  private async createPlainTasks(batch: NormalizedBatch): Promise<CreateTasksResult> {
-    const rows = batch.tasks.map((t, i) => ({ ...taskColumns(t), ord: i + 1, run_after: t.runAfter }));
+  private async createPlainTasks(batch: NormalizedBatch, events: EventSpec[]): Promise<CreateTasksResult> {
+    const rows = batch.tasks.map((t, i) => ({
+      ...taskColumns(t),
+      ord: i + 1,
+      run_after: t.runAfter,
+      event: (events[i] ?? null) as Json,
+    }));
     let inserted: Row[];
     try {
       inserted = await this.q(
@@ -623,8 +616,8 @@ class PostgresStore implements Store {
 
   // ── the lifecycle ───────────────────────────────────────────────────────────────────────────
 
-  claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null> {
-    return this.claims.submit({ agent, leaseMs: leaseMs ?? this.policy.leaseMs, token: newLeaseToken() });
+  claim(agent: AgentRef, leaseMs: Millis, event: EventSpec): Promise<ClaimedTask | null> {
+    return this.claims.submit({ agent, leaseMs, token: newLeaseToken(), event });
   }
 
   /** One CLAIM statement for a batch of agents of one type and capability set (at most one call each). */
@@ -641,6 +634,7 @@ class PostgresStore implements Store {
         type,
         capabilities,
         calls.map((c) => c.agent.session),
+        calls.map((c) => JSON.stringify(c.event)),
       ],
       this.pool,
       'cns_claim',
@@ -669,60 +663,23 @@ class PostgresStore implements Store {
     return row?.delay === null || row?.delay === undefined ? null : Number(row.delay);
   }
 
-  async assign(taskId: number, agentId: number, actor: string): Promise<Task> {
-    const task = await this.tx(async (c, now) => {
-      const cur = (await c.query<Row>('SELECT status FROM tasks WHERE id = $1 FOR UPDATE', [taskId])).rows[0];
-      if (!cur) throw new NotFoundError('task', taskId);
-      const agent = (await c.query<Row>('SELECT id, name FROM agents WHERE id = $1', [agentId])).rows[0];
-      if (!agent) throw new NotFoundError('agent', agentId);
-      const from = cur.status as TaskStatus;
-      if (from !== 'pending' && from !== 'assigned') {
-        throw new ConflictError(
-          `task ${taskId} is ${from}; only a pending or assigned task can be assigned`,
-          {
-            taskId,
-            status: from,
-          },
-        );
-      }
-      const res = await c.query<Row>(
-        `WITH upd AS (
-           UPDATE tasks SET status = 'assigned', assigned_to = $2, updated_at = $3 WHERE id = $1 RETURNING *
-         ), ev AS (
-           INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
-           SELECT $3, 'task.assigned', upd.id, upd.workflow_id, $2, $4, $5, 'assigned', 'assigned to ' || $6::text FROM upd
-         )
-         SELECT * FROM upd`,
-        [taskId, agentId, now, actor, from, agent.name],
-      );
-      return toTask(res.rows[0]!);
-    });
-    this.changed();
-    return task;
-  }
-
-  async heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
+  async heartbeatTask(taskId: number, leaseToken: string): Promise<Task | null> {
     const rows = await this.q(
       SQL.HEARTBEAT_TASK,
       [this.clockNow(), taskId, leaseToken, this.policy.leaseMs],
       this.pool,
       'cns_heartbeat_task',
     );
-    if (!rows[0]) return this.leaseLost(taskId);
-    return toTask(rows[0]);
+    return rows[0] ? toTask(rows[0]) : null;
   }
 
-  async progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {
+  async progress(
+    taskId: number,
+    leaseToken: string,
+    input: ProgressInput,
+    event: EventSpec,
+  ): Promise<Task | null> {
     const has = (k: keyof ProgressInput) => input[k] !== undefined;
-    if (
-      has('percent') &&
-      (typeof input.percent !== 'number' || !(input.percent >= 0 && input.percent <= 100))
-    ) {
-      throw new InvalidInputError(
-        `percent must be a number from 0 to 100 (got ${JSON.stringify(input.percent)})`,
-      );
-    }
-    if (has('note') && typeof input.note !== 'string') throw new InvalidInputError('note must be text');
     const rows = await this.q(
       SQL.PROGRESS,
       [
@@ -736,308 +693,168 @@ class PostgresStore implements Store {
         has('checkpoint'),
         jsonParam(input.checkpoint),
         this.policy.leaseMs,
+        JSON.stringify(event),
       ],
       this.pool,
       'cns_progress',
     );
-    if (!rows[0]) return this.leaseLost(taskId);
+    if (!rows[0]) return null;
     this.changed();
     return toTask(rows[0]);
   }
 
-  async complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
-    if (typeof input.result !== 'string') throw new InvalidInputError('result must be text');
-    return this.completions.submit({ taskId, leaseToken, result: input.result, data: jsonParam(input.data) });
+  apply(change: TaskChange): Promise<Task | null> {
+    return this.changeBatches.submit(change);
   }
 
-  /** One COMPLETE statement for a batch of completions (ordered by task id: rows locked in one order). */
-  private async completeBatch(calls: CompleteCall[]): Promise<BatchOutcome<Task>[]> {
+  /** One APPLY statement for a batch of decided changes (rows locked in task id order). */
+  private async applyBatch(calls: TaskChange[]): Promise<BatchOutcome<Task | null>[]> {
     const order = calls.map((_, i) => i).sort((a, b) => calls[a]!.taskId - calls[b]!.taskId);
-    const sorted = order.map((i) => calls[i]!);
     const rows = await this.q(
-      SQL.COMPLETE,
-      [
-        this.clockNow(),
-        sorted.map((c) => c.taskId),
-        sorted.map((c) => c.leaseToken),
-        sorted.map((c) => c.result),
-        sorted.map((c) => c.data),
-      ],
+      SQL.APPLY,
+      this.applyParams(order.map((i) => calls[i]!)),
       this.pool,
-      'cns_complete',
+      'cns_apply',
     );
     if (rows.length > 0) this.changed();
     const byOrd = new Map(rows.map((r) => [Number(r.ord), r]));
-    const outcomes = new Array<BatchOutcome<Task>>(calls.length);
-    await Promise.all(
-      order.map(async (callIndex, pos) => {
-        const row = byOrd.get(pos + 1);
-        if (row) {
-          outcomes[callIndex] = { ok: true, value: toTask(row) };
-          return;
-        }
-        try {
-          await this.leaseLost(calls[callIndex]!.taskId);
-        } catch (error) {
-          outcomes[callIndex] = { ok: false, error };
-        }
-      }),
-    );
+    const outcomes = new Array<BatchOutcome<Task | null>>(calls.length);
+    order.forEach((callIndex, pos) => {
+      const row = byOrd.get(pos + 1);
+      outcomes[callIndex] = { ok: true, value: row ? toTask(row) : null };
+    });
     return outcomes;
   }
 
-  async fail(
-    taskId: number,
-    leaseToken: string,
-    input: { error: string; retryable?: boolean },
-  ): Promise<Task> {
-    const rows = await this.q(
-      SQL.FAIL,
-      [
-        this.clockNow(),
-        taskId,
-        leaseToken,
-        String(input.error ?? ''),
-        input.retryable ?? true,
-        this.policy.retryBaseMs,
-        this.policy.retryMaxMs,
-      ],
-      this.pool,
-      'cns_fail',
-    );
-    if (!rows[0]) return this.leaseLost(taskId);
-    this.changed();
-    return toTask(rows[0]);
+  /** The parameters of SQL.APPLY for these changes, in this order. */
+  private applyParams(changes: TaskChange[]): unknown[] {
+    const col = <T>(f: (c: TaskChange) => T) => changes.map(f);
+    return [
+      this.clockNow(),
+      col((c) => c.taskId),
+      col((c) => c.from),
+      col((c) => c.token),
+      col((c) => c.to),
+      col((c) => c.attempts),
+      col((c) => c.reviewRounds),
+      col((c) => c.runAfterDelayMs),
+      col((c) => (c.result === 'keep' ? 'keep' : c.result === null ? 'clear' : 'set')),
+      col((c) => (c.result !== 'keep' && c.result !== null ? c.result.text : null)),
+      col((c) => (c.result !== 'keep' && c.result !== null ? jsonParam(c.result.data ?? undefined) : null)),
+      col((c) => (c.error === 'keep' ? 'keep' : 'set')),
+      col((c) => (c.error === 'keep' ? null : c.error)),
+      col((c) => c.assignedTo),
+      col((c) => c.closeAttempt?.outcome ?? null),
+      col((c) => c.closeAttempt?.result ?? null),
+      col((c) => c.closeAttempt?.error ?? null),
+      col((c) => c.feedback),
+      col((c) => JSON.stringify(c.events)),
+      col((c) => (c.unblock === null ? null : JSON.stringify(c.unblock))),
+    ];
   }
 
-  async release(taskId: number, leaseToken: string, input: { reason?: string } = {}): Promise<Task> {
-    const rows = await this.q(
-      SQL.RELEASE,
-      [this.clockNow(), taskId, leaseToken, input.reason ?? null],
-      this.pool,
-      'cns_release',
-    );
-    if (!rows[0]) return this.leaseLost(taskId);
-    this.changed();
-    return toTask(rows[0]);
-  }
-
-  async review(
-    taskId: number,
-    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
-  ): Promise<Task> {
-    const task = await this.tx(async (c, now) => {
-      const cur = (
-        await c.query<Row>(
-          `SELECT t.*, a.name AS author_name FROM tasks t LEFT JOIN agents a ON a.id = t.completed_by
-           WHERE t.id = $1 FOR UPDATE OF t`,
-          [taskId],
-        )
-      ).rows[0];
-      if (!cur) throw new NotFoundError('task', taskId);
-      if (cur.status !== 'awaiting_review') {
-        throw new ConflictError(`task ${taskId} is ${String(cur.status)}, not awaiting review`, {
-          taskId,
-          status: cur.status,
+  async transition(selection: TaskSelection, decide: (tasks: TaskState[]) => Decision): Promise<Task[]> {
+    // The reaper looks before it locks: nothing has expired most of the time.
+    if ('expiredLeases' in selection) {
+      const [row] = await this.q(SQL.ANY_EXPIRED, [this.clockNow()], this.pool, 'cns_any_expired');
+      if (!row?.any) return [];
+    }
+    const tasks = await this.tx(async (c) => {
+      const rows = await this.select(c, selection);
+      const decision = decide(rows.map(toTaskState));
+      const changed: Task[] = [];
+      if (decision.changes.length > 0) {
+        const res = await c.query<Row>({
+          name: 'cns_apply',
+          text: SQL.APPLY,
+          values: this.applyParams(decision.changes),
+        });
+        const byOrd = new Map(res.rows.map((r) => [Number(r.ord), r]));
+        decision.changes.forEach((change, i) => {
+          const row = byOrd.get(i + 1);
+          if (!row) {
+            throw new ConflictError(`task ${change.taskId} changed while the decision was made`, {
+              taskId: change.taskId,
+            });
+          }
+          changed.push(toTask(row));
         });
       }
-      const author = cur.completed_by === null ? null : Number(cur.completed_by);
-      if (
-        (input.reviewerAgentId != null && author !== null && input.reviewerAgentId === author) ||
-        (cur.author_name !== null && input.reviewer === cur.author_name)
-      ) {
-        throw new ForbiddenError(`${input.reviewer} wrote task ${taskId}'s result and cannot review it`, {
-          taskId,
-          reviewer: input.reviewer,
-        });
-      }
-      const feedback = input.feedback ?? null;
-      if (input.approve) {
-        const res = await c.query<Row>(
-          `WITH upd AS (
-             UPDATE tasks SET status = 'completed', finished_at = $2, updated_at = $2 WHERE id = $1 RETURNING *
-           ), ev AS (
-             INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
-             SELECT $2, 'task.approved', upd.id, upd.workflow_id, $4, $3, 'awaiting_review', 'completed', $5 FROM upd
-           )
-           SELECT * FROM upd`,
-          [taskId, now, input.reviewer, input.reviewerAgentId ?? null, feedback],
-        );
-        await c.query('SELECT unblock_dependents(ARRAY[$1::bigint], ARRAY[$3::text], $2::bigint)', [
-          taskId,
-          now,
-          input.reviewer,
-        ]);
-        return toTask(res.rows[0]!);
-      }
-      const rounds = Number(cur.review_rounds) + 1;
-      const exhausted = rounds >= Number(cur.max_review_rounds);
-      const res = await c.query<Row>(
-        `WITH upd AS (
-           UPDATE tasks SET review_rounds = review_rounds + 1, attempts = greatest(attempts - 1, 0), updated_at = $2,
-             status = CASE WHEN $6::boolean THEN 'failed' ELSE 'pending' END,
-             finished_at = CASE WHEN $6::boolean THEN $2::bigint END,
-             error = CASE WHEN $6::boolean
-                          THEN 'changes were requested ' || review_rounds + 1 || ' times (the limit); a person should look at it'
-                          ELSE error END,
-             result = CASE WHEN $6::boolean THEN result END,
-             result_data = CASE WHEN $6::boolean THEN result_data END,
-             completed_by = CASE WHEN $6::boolean THEN completed_by END
-           WHERE id = $1 RETURNING *
-         ), att AS (
-           UPDATE attempts SET feedback = $5
-           WHERE task_id = $1 AND seq = (SELECT max(seq) FROM attempts WHERE task_id = $1)
-         ), ev AS (
-           INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
-           SELECT $2, 'task.changes_requested', upd.id, upd.workflow_id, $4, $3, 'awaiting_review', upd.status, $5,
-                  jsonb_build_object('reviewRounds', upd.review_rounds, 'maxReviewRounds', upd.max_review_rounds)
-           FROM upd
-         )
-         SELECT * FROM upd`,
-        [taskId, now, input.reviewer, input.reviewerAgentId ?? null, feedback, exhausted],
-      );
-      return toTask(res.rows[0]!);
-    });
-    this.changed();
-    return task;
-  }
-
-  async cancel(
-    target: { taskId: number } | { workflowId: number },
-    actor: string,
-    reason?: string,
-  ): Promise<Task[]> {
-    const tasks = await this.tx(async (c, now) => {
-      let rows: Row[];
-      let workflowId: number | null = null;
-      if ('taskId' in target) {
-        const cur = (
-          await c.query<Row>('SELECT id, status FROM tasks WHERE id = $1 FOR UPDATE', [target.taskId])
-        ).rows[0];
-        if (!cur) throw new NotFoundError('task', target.taskId);
-        if (FINAL.includes(cur.status as TaskStatus)) {
-          throw new ConflictError(`task ${target.taskId} is already ${String(cur.status)}`, {
-            taskId: target.taskId,
-            status: cur.status,
-          });
-        }
-        rows = (
-          await c.query<Row>(
-            `WITH RECURSIVE dep(id) AS (
-               SELECT $1::bigint
-               UNION
-               SELECT x.task_id FROM task_dependencies x JOIN dep ON x.depends_on_id = dep.id
-             )
-             SELECT t.id, t.status FROM tasks t JOIN dep ON dep.id = t.id
-             WHERE t.status NOT IN ('completed', 'failed', 'cancelled')
-             ORDER BY t.id FOR UPDATE OF t`,
-            [target.taskId],
-          )
-        ).rows;
-      } else {
-        workflowId = target.workflowId;
-        const wf = await c.query('SELECT id FROM workflows WHERE id = $1', [workflowId]);
-        if (wf.rowCount === 0) throw new NotFoundError('workflow', workflowId);
-        rows = (
-          await c.query<Row>(
-            `SELECT id, status FROM tasks
-             WHERE workflow_id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')
-             ORDER BY id FOR UPDATE`,
-            [workflowId],
-          )
-        ).rows;
-      }
-      const ids = rows.map((r) => Number(r.id));
-      const rootId = 'taskId' in target ? target.taskId : null;
-      const res = await c.query<Row>(
-        `WITH prev AS (
-           SELECT id, status FROM tasks WHERE id = ANY ($1::bigint[])
-         ), upd AS (
-           UPDATE tasks t SET status = 'cancelled', assigned_to = NULL,
-             lease_agent_id = NULL, lease_agent_name = NULL, lease_token = NULL, lease_expires_at = NULL,
-             lease_session = NULL, lease_ms = NULL,
-             finished_at = $2, updated_at = $2
-           FROM prev WHERE t.id = prev.id
-           RETURNING t.*, prev.status AS from_status
-         ), att AS (
-           UPDATE attempts a SET outcome = 'cancelled', ended_at = $2
-           FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running'
-         ), ev AS (
-           INSERT INTO events (at, kind, task_id, workflow_id, actor, from_status, to_status, message)
-           SELECT $2, 'task.cancelled', upd.id, upd.workflow_id, $3, upd.from_status, 'cancelled',
-                  CASE WHEN $5::bigint IS NULL OR upd.id = $5::bigint THEN $4::text
-                       ELSE concat_ws(': ', 'a task it depends on (#' || $5::bigint || ') was cancelled', $4::text) END
-           FROM upd ORDER BY upd.id
-         )
-         SELECT * FROM upd ORDER BY id`,
-        [ids, now, actor, reason ?? null, rootId],
-      );
-      if (workflowId !== null) {
+      if (decision.events && decision.events.length > 0) {
         await c.query(
-          `INSERT INTO events (at, kind, workflow_id, actor, message, data)
-           VALUES ($1, 'workflow.cancelled', $2, $3, $4, jsonb_build_object('cancelled', $5::int))`,
-          [now, workflowId, actor, reason ?? null, ids.length],
+          `INSERT INTO events (at, kind, workflow_id, agent_id, actor, message, data)
+           SELECT ${SQL.NOW}, e.spec->>'kind', (e.spec->>'workflowId')::bigint, ${SQL.specColumns('e.spec', 'NULL', 'NULL')}
+           FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(spec, n) ORDER BY e.n`,
+          [this.clockNow(), JSON.stringify(decision.events)],
         );
       }
-      return res.rows.map(toTask);
+      return changed;
     });
-    this.changed();
+    if (tasks.length > 0) this.changed();
     return tasks;
   }
 
-  async retry(taskId: number, actor: string): Promise<Task> {
-    const task = await this.tx(async (c, now) => {
-      const cur = (
-        await c.query<Row>('SELECT id, status, depends_on FROM tasks WHERE id = $1 FOR UPDATE', [taskId])
-      ).rows[0];
-      if (!cur) throw new NotFoundError('task', taskId);
-      const from = cur.status as TaskStatus;
-      if (from !== 'failed' && from !== 'cancelled') {
-        throw new ConflictError(`task ${taskId} is ${from}; only a failed or cancelled task can be retried`, {
-          taskId,
-          status: from,
-        });
-      }
-      // Lock the dependencies: a completion in flight is either seen here or sees this task blocked.
-      const deps = (
-        await c.query<Row>(
-          'SELECT id, status FROM tasks WHERE id = ANY ($1::bigint[]) ORDER BY id FOR SHARE',
-          [cur.depends_on],
-        )
-      ).rows;
-      const to: TaskStatus = deps.some((d) => d.status !== 'completed') ? 'blocked' : 'pending';
-      const res = await c.query<Row>(
-        `WITH upd AS (
-           UPDATE tasks SET status = $3, attempts = 0, review_rounds = 0, error = NULL, result = NULL,
-             result_data = NULL, completed_by = NULL, finished_at = NULL, assigned_to = NULL,
-             run_after = $2, updated_at = $2
-           WHERE id = $1 RETURNING *
-         ), ev AS (
-           INSERT INTO events (at, kind, task_id, workflow_id, actor, from_status, to_status)
-           SELECT $2, 'task.retried', upd.id, upd.workflow_id, $4, $5, upd.status FROM upd
+  /** The rows a selection names, locked for the decision (inside the transaction). */
+  private async select(c: pg.PoolClient, selection: TaskSelection): Promise<Row[]> {
+    const state = `SELECT t.*, (SELECT a.name FROM agents a WHERE a.id = t.completed_by) AS author_name,
+        (SELECT count(*) FROM task_dependencies x JOIN tasks d ON d.id = x.depends_on_id
+         WHERE x.task_id = t.id AND d.status <> 'completed') AS open_deps
+      FROM tasks t`;
+    const open = "t.status NOT IN ('completed', 'failed', 'cancelled')";
+    const rows = async (sql: string, values: unknown[]) => (await c.query<Row>(sql, values)).rows;
+    if ('taskId' in selection) {
+      const found = await rows(`${state} WHERE t.id = $1 FOR UPDATE OF t`, [selection.taskId]);
+      if (found.length === 0) throw new NotFoundError('task', selection.taskId);
+      return found;
+    }
+    if ('withDependents' in selection) {
+      const root = await rows(`${state} WHERE t.id = $1 FOR UPDATE OF t`, [selection.withDependents]);
+      if (root.length === 0) throw new NotFoundError('task', selection.withDependents);
+      const dependents = await rows(
+        `WITH RECURSIVE dep(id) AS (
+           SELECT $1::bigint
+           UNION
+           SELECT x.task_id FROM task_dependencies x JOIN dep ON x.depends_on_id = dep.id
          )
-         SELECT * FROM upd`,
-        [taskId, now, to, actor, from],
+         ${state} JOIN dep ON dep.id = t.id WHERE t.id <> $1 AND ${open} ORDER BY t.id FOR UPDATE OF t`,
+        [selection.withDependents],
       );
-      return toTask(res.rows[0]!);
-    });
-    this.changed();
-    return task;
+      return [...root, ...dependents];
+    }
+    if ('workflowId' in selection) {
+      const wf = await c.query('SELECT id FROM workflows WHERE id = $1', [selection.workflowId]);
+      if (wf.rowCount === 0) throw new NotFoundError('workflow', selection.workflowId);
+      return rows(`${state} WHERE t.workflow_id = $1 AND ${open} ORDER BY t.id FOR UPDATE OF t`, [
+        selection.workflowId,
+      ]);
+    }
+    if ('expiredLeases' in selection) {
+      return rows(
+        `${state} WHERE t.status = 'in_progress' AND t.lease_expires_at <= ${SQL.NOW}
+         ORDER BY t.lease_expires_at, t.id FOR UPDATE OF t SKIP LOCKED`,
+        [this.clockNow()],
+      );
+    }
+    const { agentId, session } = selection.heldBy;
+    const agent = await c.query('SELECT id FROM agents WHERE id = $1', [agentId]);
+    if (agent.rowCount === 0) throw new NotFoundError('agent', agentId);
+    return rows(
+      `${state} WHERE t.status = 'in_progress' AND t.lease_agent_id = $1
+         AND ($2::text IS NULL OR t.lease_session = $2::text) ORDER BY t.id FOR UPDATE OF t`,
+      [agentId, session],
+    );
   }
 
-  async reap(): Promise<ReapResult> {
-    const rows = await this.q(
-      SQL.REAP,
-      [this.clockNow(), this.policy.retryBaseMs, this.policy.retryMaxMs, this.policy.offlineAfterMs],
-      this.pool,
-      'cns_reap',
-    );
-    const result: ReapResult = {
-      expired: rows.filter((r) => r.kind === 'task').map((r) => toTask(r.row as Row)),
-      offline: rows.filter((r) => r.kind === 'agent').map((r) => this.agentFrom(r.row as Row)),
+  async leaseState(
+    taskId: number,
+    leaseToken: string,
+  ): Promise<{ status: TaskStatus; tokenOutcome: AttemptOutcome | null } | null> {
+    const [row] = await this.q(SQL.LEASE_STATE, [taskId, leaseToken]);
+    if (!row) return null;
+    return {
+      status: row.status as TaskStatus,
+      tokenOutcome: (row.token_outcome as AttemptOutcome | null) ?? null,
     };
-    if (result.expired.length > 0 || result.offline.length > 0) this.changed();
-    return result;
   }
 
   // ── workflows and events ────────────────────────────────────────────────────────────────────

@@ -16,6 +16,7 @@ import type {
   Task,
   Workflow,
 } from '../../core/types.js';
+import type { TaskState } from '../store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -72,6 +73,29 @@ export function toTask(r: Row): Task {
     updatedAt: num(r.updated_at),
     startedAt: numOrNull(r.started_at),
     finishedAt: numOrNull(r.finished_at),
+  };
+}
+
+/** A row selected with `author_name` and `open_deps` → the lifecycle's view of the task. */
+export function toTaskState(r: Row): TaskState {
+  const token = strOrNull(r.lease_token);
+  return {
+    id: num(r.id),
+    workflowId: numOrNull(r.workflow_id),
+    status: r.status as TaskStatus,
+    attempts: num(r.attempts),
+    maxAttempts: num(r.max_attempts),
+    review: Boolean(r.review),
+    reviewRounds: num(r.review_rounds),
+    maxReviewRounds: num(r.max_review_rounds),
+    lease:
+      token === null
+        ? null
+        : { token, agentId: num(r.lease_agent_id), agentName: String(r.lease_agent_name) },
+    assignedTo: numOrNull(r.assigned_to),
+    completedBy: numOrNull(r.completed_by),
+    authorName: strOrNull(r.author_name),
+    openDependencies: num(r.open_deps ?? 0),
   };
 }
 

@@ -4,8 +4,10 @@
  * within a statement). Names resolve through the connection's search_path (the store's schema).
  *
  * Each write is one statement: data-modifying CTEs update the task, its attempt row and append the
- * event atomically, in one round trip. Claims and completions take arrays: the store sends the
- * concurrent calls of one process as one statement (statement-batcher.ts).
+ * events atomically, in one round trip. Claims and decided changes take arrays: the store sends the
+ * concurrent calls of one process as one statement (statement-batcher.ts). What a change does is
+ * decided above the store (src/coordinator/lifecycle.ts); events come as EventSpec JSON
+ * (src/store/store.ts) and are placed here.
  */
 
 /** The store's idea of now inside a statement. */
@@ -33,11 +35,23 @@ const NO_LEASE =
 const FENCE = 't.id = $2 AND t.lease_token = $3';
 
 /**
+ * The columns (agent_id, actor, message, data) of an event from an EventSpec as jsonb (`spec`): a
+ * null actor means the lease holder (`holderId`, `holderName`); a null agent id is the holder's
+ * for such an event, else the agent the write is about (`agentId`: an agent event's own agent).
+ */
+export function specColumns(spec: string, holderId: string, holderName: string, agentId = 'NULL'): string {
+  return `coalesce((${spec}->>'agentId')::bigint,
+                  CASE WHEN ${spec}->>'actor' IS NULL THEN (${holderId})::bigint ELSE (${agentId})::bigint END),
+         coalesce(${spec}->>'actor', (${holderName})::text, 'agent'), ${spec}->>'message',
+         nullif(${spec}->'data', 'null'::jsonb)`;
+}
+
+/**
  * Claim, for a batch of agents of one type with the same capabilities (statement-batcher.ts): each
  * agent's assigned task first, else the best pending tasks they may take — one statement.
  * Request arrays (one element per agent, at most one request per agent): $2 agent ids, $3 agent
  * names, $4 fresh lease tokens, $5 lease ms; then $6 the agents' type, $7 their capabilities;
- * $8 the agents' sessions (the lease's owner).
+ * $8 the agents' sessions (the lease's owner), $9 the claim events (EventSpec jsonb) in request order.
  * Skips rows other claimers hold locked, so concurrent claims never wait on or return the same task.
  * The pending tasks are taken best first and handed out in request order; at most one per request
  * (LIMIT = the number of requests). Rows come back with `ord`, the 1-based request position.
@@ -45,8 +59,8 @@ const FENCE = 't.id = $2 AND t.lease_token = $3';
  */
 export const CLAIM = `
 WITH req AS (
-  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $8::text[]) WITH ORDINALITY
-    AS r(agent_id, agent_name, token, lease_ms, session, ord)
+  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $8::text[], $9::jsonb[])
+    WITH ORDINALITY AS r(agent_id, agent_name, token, lease_ms, session, event, ord)
 ), assigned AS (
   SELECT r.ord, a.id, a.first
   FROM req r CROSS JOIN LATERAL (
@@ -77,15 +91,15 @@ WITH req AS (
   WHERE t.id = next.id
   RETURNING t.*, next.ord, next.from_status, next.first
 ), attempt AS (
-  INSERT INTO attempts (task_id, seq, agent_id, agent_name, started_at)
+  INSERT INTO attempts (task_id, seq, agent_id, agent_name, started_at, lease_token)
   SELECT c.id, CASE WHEN c.first THEN 1 ELSE (SELECT count(*) FROM attempts a WHERE a.task_id = c.id) + 1 END,
-         c.lease_agent_id, c.lease_agent_name, c.updated_at
+         c.lease_agent_id, c.lease_agent_name, c.updated_at, c.lease_token
   FROM claimed c
 ), event AS (
-  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, data)
-  SELECT c.updated_at, 'task.claimed', c.id, c.workflow_id, c.lease_agent_id, c.lease_agent_name, c.from_status,
-         'in_progress', jsonb_build_object('attempt', c.attempts, 'leaseExpiresAt', c.lease_expires_at)
-  FROM claimed c ORDER BY c.ord
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data, from_status, to_status)
+  SELECT c.updated_at, r.event->>'kind', c.id, c.workflow_id,
+         ${specColumns('r.event', 'c.lease_agent_id', 'c.lease_agent_name')}, c.from_status, 'in_progress'
+  FROM claimed c JOIN req r USING (ord) ORDER BY c.ord
 )
 SELECT c.*,
   CASE WHEN cardinality(c.depends_on) = 0 THEN '[]'::jsonb ELSE (
@@ -98,60 +112,98 @@ SELECT c.*,
 FROM claimed c`;
 
 /**
- * Complete a batch (statement-batcher.ts). Request arrays: $2 task ids, $3 lease tokens, $4 results,
- * $5 result data (jsonb, NULL for none). Each task passes its own fence; rows come back with `ord`,
- * the 1-based request position, and a request without a row found its lease gone. Review tasks go
- * to awaiting_review; others complete, and then their dependents whose dependencies are all
- * completed become pending (unblock_dependents, once for the whole batch: it counts every task this
- * statement completed as completed, see 0003_batched_completion.sql); a batch whose tasks have no
- * dependents, the usual case, does not enter the function at all.
+ * Write a batch of decided changes (TaskChange, src/store/store.ts; statement-batcher.ts for the
+ * agents' completions, failures and releases; one call inside a transaction for the rest). Request
+ * arrays, one element per change: $2 task ids, $3 the status each is decided from, $4 lease tokens
+ * (NULL: no lease guard), $5 the new statuses, $6 attempts ('keep', 'give_back', 'reset'),
+ * $7 review rounds ('keep', 'increment', 'reset'), $8 run-after delays (NULL keeps run_after),
+ * $9 result ops ('keep', 'clear', 'set'), $10 results, $11 result data, $12 error ops ('keep',
+ * 'set'), $13 errors, $14 assignees, $15 attempt outcomes (NULL: the running attempt stays open),
+ * $16 attempt results, $17 attempt errors, $18 review feedback, $19 events (a jsonb array of
+ * EventSpec each), $20 the unblock event (EventSpec, or NULL).
+ *
+ * Each change passes its own guards (still in its from-status, still under its token); rows come
+ * back with `ord`, the 1-based request position, and a request without a row changed nothing. A
+ * change never leaves a lease (no decided change goes to in_progress); finished_at follows the new
+ * status; the author of a new result is the holder whose attempt ends. Completed tasks' dependents
+ * whose dependencies are all completed become pending (unblock_dependents, once for the batch; a
+ * batch whose tasks have no dependents, the usual case, does not enter it).
  */
-export const COMPLETE = `
+export const APPLY = `
 WITH req AS (
-  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY
-    AS r(id, token, result, data, ord)
+  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+    $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::text[], $14::bigint[], $15::text[], $16::text[],
+    $17::text[], $18::text[], $19::jsonb[], $20::jsonb[]) WITH ORDINALITY
+    AS r(id, from_status, token, to_status, attempts_op, rounds_op, run_after_delay, result_op, result, result_data,
+         error_op, error, assigned_to, outcome, attempt_result, attempt_error, feedback, events, unblock, ord)
 ), upd AS (
   UPDATE tasks t SET
-    status = CASE WHEN t.review THEN 'awaiting_review' ELSE 'completed' END,
-    result = r.result, result_data = r.data, error = NULL, completed_by = t.lease_agent_id, ${NO_LEASE},
-    finished_at = CASE WHEN t.review THEN NULL ELSE ${NOW} END, updated_at = ${NOW}
-  FROM req r WHERE t.id = r.id AND t.lease_token = r.token
+    status = r.to_status,
+    attempts = CASE r.attempts_op WHEN 'give_back' THEN greatest(t.attempts - 1, 0) WHEN 'reset' THEN 0
+               ELSE t.attempts END,
+    review_rounds = CASE r.rounds_op WHEN 'increment' THEN t.review_rounds + 1 WHEN 'reset' THEN 0
+                    ELSE t.review_rounds END,
+    run_after = CASE WHEN r.run_after_delay IS NULL THEN t.run_after ELSE ${NOW} + r.run_after_delay END,
+    result = CASE r.result_op WHEN 'set' THEN r.result WHEN 'clear' THEN NULL ELSE t.result END,
+    result_data = CASE r.result_op WHEN 'set' THEN r.result_data WHEN 'clear' THEN NULL ELSE t.result_data END,
+    completed_by = CASE r.result_op WHEN 'set' THEN t.lease_agent_id WHEN 'clear' THEN NULL ELSE t.completed_by END,
+    error = CASE r.error_op WHEN 'set' THEN r.error ELSE t.error END,
+    assigned_to = CASE WHEN r.to_status = 'assigned' THEN r.assigned_to END,
+    finished_at = CASE WHEN r.to_status IN ('completed', 'failed', 'cancelled') THEN ${NOW} END,
+    ${NO_LEASE}, updated_at = ${NOW}
+  FROM req r
+  WHERE t.id = r.id AND t.status = r.from_status AND (r.token IS NULL OR t.lease_token = r.token)
   RETURNING t.*, r.ord
 ), att AS (
-  UPDATE attempts a SET ended_at = upd.updated_at, result = upd.result,
-    outcome = CASE WHEN upd.status = 'awaiting_review' THEN 'submitted_for_review' ELSE 'completed' END
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
-  RETURNING a.task_id, a.agent_name
+  UPDATE attempts a SET ended_at = upd.updated_at, outcome = r.outcome,
+    result = coalesce(r.attempt_result, a.result), error = coalesce(r.attempt_error, a.error)
+  FROM upd JOIN req r USING (ord)
+  WHERE a.task_id = upd.id AND a.outcome = 'running' AND r.outcome IS NOT NULL AND ${RUNNING_OF_UPD}
+  RETURNING a.task_id, a.agent_id, a.agent_name
+), fb AS (
+  UPDATE attempts a SET feedback = r.feedback
+  FROM upd JOIN req r USING (ord)
+  WHERE r.feedback IS NOT NULL AND a.task_id = upd.id
+    AND a.seq = (SELECT max(x.seq) FROM attempts x WHERE x.task_id = upd.id)
 ), ev AS (
-  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status)
-  SELECT upd.updated_at, CASE WHEN upd.status = 'awaiting_review' THEN 'task.submitted' ELSE 'task.completed' END,
-         upd.id, upd.workflow_id, upd.completed_by, coalesce(att.agent_name, 'agent'), 'in_progress', upd.status
-  FROM upd LEFT JOIN att ON att.task_id = upd.id
-  ORDER BY upd.ord
-  RETURNING task_id, actor, to_status
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data, from_status, to_status)
+  SELECT upd.updated_at, e.spec->>'kind', upd.id, upd.workflow_id,
+         ${specColumns('e.spec', 'att.agent_id', 'att.agent_name')}, r.from_status, upd.status
+  FROM upd JOIN req r USING (ord) LEFT JOIN att ON att.task_id = upd.id
+  CROSS JOIN LATERAL jsonb_array_elements(r.events) WITH ORDINALITY AS e(spec, n)
+  ORDER BY upd.ord, e.n
+  RETURNING 1
 ), unblocked AS (
-  SELECT CASE WHEN EXISTS (SELECT 1 FROM task_dependencies x WHERE x.depends_on_id = ANY (ARRAY(SELECT upd.id FROM upd)))
+  -- Counting ev's rows first makes the changes' own events precede those of the tasks they unblock.
+  SELECT CASE WHEN (SELECT count(*) FROM ev) >= 0
+    AND EXISTS (SELECT 1 FROM task_dependencies x WHERE x.depends_on_id = ANY (ARRAY(SELECT upd.id FROM upd)))
     THEN unblock_dependents(
-      coalesce(array_agg(ev.task_id ORDER BY ev.task_id) FILTER (WHERE ev.to_status = 'completed'), '{}'),
-      coalesce(array_agg(ev.actor ORDER BY ev.task_id) FILTER (WHERE ev.to_status = 'completed'), '{}'),
+      coalesce(array_agg(upd.id ORDER BY upd.id), '{}'),
+      coalesce(array_agg(r.unblock || jsonb_build_object(
+        'actor', coalesce(r.unblock->>'actor', att.agent_name, 'agent'),
+        'agentId', CASE WHEN r.unblock->>'actor' IS NULL THEN coalesce((r.unblock->>'agentId')::bigint, att.agent_id)
+                        ELSE (r.unblock->>'agentId')::bigint END) ORDER BY upd.id), '{}'),
       ${NOW})
   END AS ids
-  FROM ev
+  FROM upd JOIN req r USING (ord) LEFT JOIN att ON att.task_id = upd.id
+  WHERE upd.status = 'completed' AND r.unblock IS NOT NULL
 )
 SELECT upd.* FROM upd, unblocked`;
 
 /**
  * Create a batch of independent tasks in one statement (no workflow to create, no dependencies,
  * no idempotency keys: nothing to look up first). $2 the tasks as a JSON array in batch order, each
- * with `ord`, its 1-based position; $3 the actor, $4 the workflow (or NULL). Ids are drawn in
- * array order; rows come back with their `ord`. The NOTIFY of the insert trigger wakes waiting agents.
+ * with `ord`, its 1-based position, and `event`, its EventSpec; $3 the actor, $4 the workflow (or
+ * NULL). Ids are drawn in array order; rows come back with their `ord`. The NOTIFY of the insert
+ * trigger wakes waiting agents.
  */
 export const INSERT_PLAIN_TASKS = `
 WITH x AS (
   SELECT nextval('tasks_id_seq') AS id, x.*
   FROM jsonb_to_recordset($2::jsonb) AS x(
     ref text, type text, requires text[], title text, spec text, input jsonb, priority integer,
-    run_after bigint, max_attempts integer, review boolean, max_review_rounds integer, metadata jsonb, ord bigint)
+    run_after bigint, max_attempts integer, review boolean, max_review_rounds integer, metadata jsonb, ord bigint,
+    event jsonb)
 ), ins AS (
   INSERT INTO tasks (id, workflow_id, ref, type, requires, title, spec, input, priority, run_after, status,
     max_attempts, review, max_review_rounds, metadata, created_by, created_at, updated_at)
@@ -161,9 +213,10 @@ WITH x AS (
   FROM x ORDER BY x.ord
   RETURNING *
 ), ev AS (
-  INSERT INTO events (at, kind, task_id, workflow_id, actor, to_status, message)
-  SELECT ins.created_at, 'task.created', ins.id, ins.workflow_id, $3::text, ins.status, ins.title
-  FROM ins ORDER BY ins.id
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data, to_status)
+  SELECT ins.created_at, x.event->>'kind', ins.id, ins.workflow_id, ${specColumns('x.event', 'NULL', 'NULL')},
+         ins.status
+  FROM ins JOIN x ON x.id = ins.id ORDER BY ins.id
 )
 SELECT ins.*, x.ord FROM ins JOIN x ON x.id = ins.id ORDER BY x.ord`;
 
@@ -184,7 +237,7 @@ RETURNING t.*`;
 /**
  * Progress: $2 task, $3 token; ($4 has note, $5 note), ($6 has percent, $7 percent),
  * ($8 has checkpoint, $9 checkpoint jsonb); $10 the default lease length (the lease's own length
- * is used when it has one). Fields not given keep their value.
+ * is used when it has one); $11 the event (EventSpec jsonb). Fields not given keep their value.
  */
 export const PROGRESS = `
 WITH upd AS (
@@ -203,56 +256,9 @@ WITH upd AS (
   FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
 ), ev AS (
   INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data)
-  SELECT upd.updated_at, 'task.progress', upd.id, upd.workflow_id, upd.lease_agent_id, upd.lease_agent_name,
-         CASE WHEN $4::boolean THEN $5::text END,
-         jsonb_strip_nulls(jsonb_build_object('percent', upd.progress_percent))
+  SELECT upd.updated_at, $11::jsonb->>'kind', upd.id, upd.workflow_id,
+         ${specColumns('$11::jsonb', 'upd.lease_agent_id', 'upd.lease_agent_name')}
   FROM upd
-)
-SELECT upd.* FROM upd`;
-
-/**
- * Fail: $2 task, $3 token, $4 error, $5 retryable, $6 retry base ms, $7 retry max ms.
- * Retryable with attempts left: pending after the backoff; otherwise failed.
- */
-export const FAIL = `
-WITH upd AS (
-  UPDATE tasks t SET
-    status = CASE WHEN $5::boolean AND t.attempts < t.max_attempts THEN 'pending' ELSE 'failed' END,
-    run_after = CASE WHEN $5::boolean AND t.attempts < t.max_attempts
-                     THEN ${NOW} + retry_delay_ms(t.attempts, $6::bigint, $7::bigint) ELSE t.run_after END,
-    finished_at = CASE WHEN $5::boolean AND t.attempts < t.max_attempts THEN NULL ELSE ${NOW} END,
-    error = $4::text, ${NO_LEASE}, updated_at = ${NOW}
-  WHERE ${FENCE}
-  RETURNING t.*
-), att AS (
-  UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'failed', error = $4::text
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
-  RETURNING a.task_id, a.agent_id, a.agent_name
-), ev AS (
-  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
-  SELECT upd.updated_at, 'task.failed', upd.id, upd.workflow_id, att.agent_id, coalesce(att.agent_name, 'agent'),
-         'in_progress', upd.status, $4::text,
-         jsonb_build_object('retryable', $5::boolean, 'attempts', upd.attempts, 'maxAttempts', upd.max_attempts,
-                            'runAfter', CASE WHEN upd.status = 'pending' THEN upd.run_after END)
-  FROM upd LEFT JOIN att ON att.task_id = upd.id
-)
-SELECT upd.* FROM upd`;
-
-/** Release: $2 task, $3 token, $4 reason. Back to pending, attempt given back, no backoff. */
-export const RELEASE = `
-WITH upd AS (
-  UPDATE tasks t SET status = 'pending', attempts = greatest(t.attempts - 1, 0), ${NO_LEASE}, updated_at = ${NOW}
-  WHERE ${FENCE}
-  RETURNING t.*
-), att AS (
-  UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'released'
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
-  RETURNING a.task_id, a.agent_id, a.agent_name
-), ev AS (
-  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
-  SELECT upd.updated_at, 'task.released', upd.id, upd.workflow_id, att.agent_id, coalesce(att.agent_name, 'agent'),
-         'in_progress', 'pending', $4::text
-  FROM upd LEFT JOIN att ON att.task_id = upd.id
 )
 SELECT upd.* FROM upd`;
 
@@ -275,60 +281,30 @@ ORDER BY t.id`;
 /** Why a fenced write found no row: $1 task. */
 export const LEASE_STATE = `
 SELECT t.status,
-  (SELECT a.outcome FROM attempts a WHERE a.task_id = t.id ORDER BY a.seq DESC LIMIT 1) AS last_outcome
+  (SELECT a.outcome FROM attempts a WHERE a.task_id = t.id AND a.lease_token = $2) AS token_outcome
 FROM tasks t WHERE t.id = $1`;
 
+/** Whether any lease has expired ($1 now): the reaper's cheap look before it locks anything. */
+export const ANY_EXPIRED = `
+SELECT EXISTS (SELECT 1 FROM tasks WHERE status = 'in_progress' AND lease_expires_at <= ${NOW}) AS any`;
+
 /**
- * The reaper's sweep, one statement: $2 retry base ms, $3 retry max ms, $4 offline threshold ms.
- * Tasks whose lease expired go back to pending after the backoff (or fail, attempts exhausted);
- * rows another transaction holds are skipped (a completion in flight wins; the next sweep sees
- * the rest). Agents silent past the threshold are marked offline, once each. Returns one row per
- * change: `task` (the task row as JSON) or `agent` (the agent row as JSON, with `now` and `held`).
+ * Agents silent for longer than $2 ms are marked offline, once each (a heartbeat or a registration
+ * clears the mark), with the event $3 (EventSpec jsonb) each.
  */
-export const REAP = `
-WITH sel AS (
-  SELECT id FROM tasks
-  WHERE status = 'in_progress' AND lease_expires_at <= ${NOW}
-  ORDER BY lease_expires_at, id
-  FOR UPDATE SKIP LOCKED
-), upd AS (
-  UPDATE tasks t SET
-    status = CASE WHEN t.attempts < t.max_attempts THEN 'pending' ELSE 'failed' END,
-    run_after = CASE WHEN t.attempts < t.max_attempts
-                     THEN ${NOW} + retry_delay_ms(t.attempts, $2::bigint, $3::bigint) ELSE t.run_after END,
-    finished_at = CASE WHEN t.attempts < t.max_attempts THEN NULL ELSE ${NOW} END,
-    error = CASE WHEN t.attempts < t.max_attempts THEN t.error
-                 ELSE 'the lease of ' || t.lease_agent_name || ' expired and the task has no attempts left' END,
-    ${NO_LEASE}, updated_at = ${NOW}
-  FROM sel WHERE t.id = sel.id
-  RETURNING t.*
-), att AS (
-  UPDATE attempts a SET ended_at = upd.updated_at, outcome = 'expired', error = 'lease expired'
-  FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
-  RETURNING a.task_id, a.agent_id, a.agent_name
-), ev AS (
-  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message, data)
-  SELECT upd.updated_at, 'task.expired', upd.id, upd.workflow_id, att.agent_id, 'reaper', 'in_progress', upd.status,
-         'the lease of ' || coalesce(att.agent_name, 'its holder') || ' expired',
-         jsonb_build_object('attempts', upd.attempts, 'maxAttempts', upd.max_attempts)
-  FROM upd LEFT JOIN att ON att.task_id = upd.id
-  ORDER BY upd.id
-), off AS (
+export const MARK_OFFLINE = `
+WITH off AS (
   UPDATE agents SET offline_marked_at = ${NOW}
-  WHERE offline_marked_at IS NULL AND deregistered_at IS NULL AND last_heartbeat_at < ${NOW} - $4::bigint
+  WHERE offline_marked_at IS NULL AND deregistered_at IS NULL AND last_heartbeat_at < ${NOW} - $2::bigint
   RETURNING *
-), off_ev AS (
-  INSERT INTO events (at, kind, agent_id, actor, message)
-  SELECT off.offline_marked_at, 'agent.offline', off.id, 'reaper',
-         'no heartbeat from ' || off.name || ' for more than ' || ($4::bigint)::text || ' ms'
+), ev AS (
+  INSERT INTO events (at, kind, agent_id, actor, message, data)
+  SELECT off.offline_marked_at, $3::jsonb->>'kind', ${specColumns('$3::jsonb', 'NULL', 'NULL', 'off.id')}
   FROM off ORDER BY off.id
 )
-SELECT 'task' AS kind, upd.id, to_jsonb(upd) AS row FROM upd
-UNION ALL
-SELECT 'agent', off.id, to_jsonb(off) || jsonb_build_object('now', ${NOW},
-  'held', array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = off.id ORDER BY t.id))
-FROM off
-ORDER BY 1 DESC, 2`;
+SELECT off.*, ${NOW} AS now,
+  array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = off.id ORDER BY t.id) AS held
+FROM off ORDER BY off.id`;
 
 /** An agent with its held tasks and the store's now. */
 export const AGENT_SELECT = `
@@ -338,7 +314,8 @@ FROM agents a`;
 
 /**
  * Register (or re-register by name): $2 name, $3 type, $4 capabilities, $5 host, $6 pid,
- * $7 client info (jsonb), $8 the new session. Keeps the id and registeredAt of an existing agent.
+ * $7 client info (jsonb), $8 the new session, $9 the event (EventSpec jsonb). Keeps the id and
+ * registeredAt of an existing agent.
  */
 export const REGISTER_AGENT = `
 WITH a AS (
@@ -352,8 +329,7 @@ WITH a AS (
   RETURNING ag.*
 ), ev AS (
   INSERT INTO events (at, kind, agent_id, actor, message, data)
-  SELECT a.last_heartbeat_at, 'agent.registered', a.id, a.name, a.name || ' (' || a.type || ') registered',
-         jsonb_build_object('type', a.type, 'capabilities', to_jsonb(a.capabilities), 'host', a.host, 'pid', a.pid)
+  SELECT a.last_heartbeat_at, $9::jsonb->>'kind', ${specColumns('$9::jsonb', 'NULL', 'NULL', 'a.id')}
   FROM a
 )
 SELECT a.*, ${NOW} AS now,
@@ -379,34 +355,16 @@ SELECT a.*, ${NOW} AS now,
 FROM a`;
 
 /**
- * A session ends: $2 agent, $3 actor, $4 the session (NULL: every session of the agent). Releases
- * what the session holds (attempt given back); marks the agent deregistered only when the session
- * is its current one (a newer run under the same name stays registered).
+ * A session ended: $2 agent, $3 the session (NULL: any), $4 the event (EventSpec jsonb). Marks the
+ * agent deregistered, with the event, only when the session is its current one (a newer run under
+ * the same name stays registered). `found`: whether the agent exists; `marked`: whether it was marked.
  */
-export const DEREGISTER_AGENT = `
-WITH cur AS (
-  SELECT id FROM agents WHERE id = $2
-), a AS (
-  UPDATE agents SET deregistered_at = ${NOW} WHERE id = $2 AND ($4::text IS NULL OR session = $4::text) RETURNING *
-), rel AS (
-  UPDATE tasks t SET status = 'pending', attempts = greatest(t.attempts - 1, 0), ${NO_LEASE}, updated_at = ${NOW}
-  FROM cur WHERE t.status = 'in_progress' AND t.lease_agent_id = cur.id
-    AND ($4::text IS NULL OR t.lease_session = $4::text)
-  RETURNING t.id, t.workflow_id, t.updated_at
-), att AS (
-  UPDATE attempts x SET ended_at = rel.updated_at, outcome = 'released'
-  FROM rel WHERE x.task_id = rel.id AND x.outcome = 'running'
+export const END_SESSION = `
+WITH a AS (
+  UPDATE agents SET deregistered_at = ${NOW} WHERE id = $2 AND ($3::text IS NULL OR session = $3::text) RETURNING *
 ), ev AS (
-  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, from_status, to_status, message)
-  SELECT e.at, e.kind, e.task_id, e.workflow_id, e.agent_id, $3::text, e.from_status, e.to_status, e.message
-  FROM (
-    SELECT rel.updated_at AS at, 'task.released' AS kind, rel.id AS task_id, rel.workflow_id, $2::bigint AS agent_id,
-           'in_progress' AS from_status, 'pending' AS to_status, 'the holder deregistered' AS message, 0 AS ord
-    FROM rel
-    UNION ALL
-    SELECT a.deregistered_at, 'agent.deregistered', NULL, NULL, a.id, NULL, NULL, a.name || ' deregistered', 1
-    FROM a
-  ) e
-  ORDER BY e.ord, e.task_id
+  INSERT INTO events (at, kind, agent_id, actor, message, data)
+  SELECT a.deregistered_at, $4::jsonb->>'kind', ${specColumns('$4::jsonb', 'NULL', 'NULL', 'a.id')}
+  FROM a
 )
-SELECT (SELECT count(*) FROM cur) AS found, array(SELECT rel.id FROM rel ORDER BY rel.id) AS released`;
+SELECT (SELECT count(*) FROM agents WHERE id = $2) AS found, (SELECT count(*) FROM a) AS marked`;

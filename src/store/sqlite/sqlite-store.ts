@@ -8,22 +8,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../../core/clock.js';
-import {
-  CnsError,
-  ConflictError,
-  ForbiddenError,
-  InvalidInputError,
-  LeaseLostError,
-  NotFoundError,
-  type LeaseLostReason,
-} from '../../core/errors.js';
+import { CnsError, ConflictError, InvalidInputError, NotFoundError } from '../../core/errors.js';
 import { newLeaseToken, newSessionId } from '../../core/ids.js';
-import { retryDelayMs, type Policy } from '../../core/policy.js';
-import { canTransition, isFinal, TASK_STATUSES, type TaskStatus } from '../../core/status.js';
+import type { Policy } from '../../core/policy.js';
+import { isFinal, TASK_STATUSES, type TaskStatus } from '../../core/status.js';
 import { deriveAgentStatus, deriveWorkflowStatus } from '../../core/derive.js';
 import type {
   Agent,
   Attempt,
+  AttemptOutcome,
   ClaimedTask,
   CnsEvent,
   DependencyResult,
@@ -40,15 +33,19 @@ import type {
   AgentRef,
   AgentRegistration,
   CreateTasksResult,
+  Decision,
   EventFilter,
+  EventSpec,
   NewToken,
   Page,
   ProgressInput,
-  ReapResult,
   Store,
   StoreCapabilities,
   StoreOptions,
+  TaskChange,
   TaskFilter,
+  TaskSelection,
+  TaskState,
 } from '../store.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { validateNewToken } from '../token-input.js';
@@ -114,16 +111,15 @@ const EVENT_PAGE_MAX = 1_000;
 type SqlValue = string | number | bigint | Buffer | null;
 type Params = Record<string, SqlValue>;
 
-interface NewEvent {
-  kind: EventKind;
+/** What the write itself determines of an event (the rest is the coordinator's EventSpec). */
+interface EventPlace {
   taskId?: number | null;
   workflowId?: number | null;
   agentId?: number | null;
-  actor: string;
   fromStatus?: TaskStatus | null;
   toStatus?: TaskStatus | null;
-  message?: string | null;
-  data?: Json;
+  /** The lease holder the write ends or renews: an EventSpec's null actor. */
+  holder?: { id: number; name: string } | null;
 }
 
 /** Opens (creating its directory if needed) and migrates the SQLite store at `path`. */
@@ -150,12 +146,6 @@ export async function openSqliteStore(path: string, options: StoreOptions): Prom
   } catch (err) {
     db.close();
     throw translate(err);
-  }
-}
-
-function assertTransition(from: TaskStatus, to: TaskStatus): void {
-  if (from !== to && !canTransition(from, to)) {
-    throw new Error(`internal error: illegal task status transition ${from} → ${to}`);
   }
 }
 
@@ -211,9 +201,6 @@ class SqliteStore implements Store {
   ) {
     this.watcher = new SqliteWatch(db);
     this.txn = db.transaction((fn: () => unknown) => fn());
-    db.function('cns_retry_delay', { deterministic: true }, (attempts: unknown) =>
-      retryDelayMs(Number(attempts), policy),
-    );
     const p = <R>(sql: string) => db.prepare<[Params], R>(sql);
     const p1 = <R>(sql: string) => db.prepare<[SqlValue], R>(sql);
     this.s = {
@@ -284,45 +271,14 @@ class SqliteStore implements Store {
           progress_checkpoint = COALESCE(@checkpoint, progress_checkpoint), progress_at = @now,
           ${RENEWED_EXPIRY}, updated_at = @now
         ${TOKEN_GUARD} RETURNING *`),
-      complete: p<number>(`UPDATE tasks SET
-          status = CASE WHEN review = 1 THEN 'awaiting_review' ELSE 'completed' END,
-          finished_at = CASE WHEN review = 1 THEN NULL ELSE @now END,
-          result = @result, result_data = @data, error = NULL, completed_by = lease_agent_id,
+      /** A decided change (applyChange): every changed column is computed by the caller. */
+      changeTask: p<unknown>(`UPDATE tasks SET status = @status, attempts = @attempts,
+          review_rounds = @reviewRounds, run_after = @runAfter, result = @result, result_data = @resultData,
+          completed_by = @completedBy, error = @error, assigned_to = @assignedTo, finished_at = @finishedAt,
           ${TASK_SET_LEASE_NULL}, updated_at = @now
-        ${TOKEN_GUARD} RETURNING id`).pluck(),
-      fail: p<TaskRow>(`UPDATE tasks SET
-          status = CASE WHEN @retryable = 1 AND attempts < max_attempts THEN 'pending' ELSE 'failed' END,
-          run_after = CASE WHEN @retryable = 1 AND attempts < max_attempts
-                      THEN @now + cns_retry_delay(attempts) ELSE run_after END,
-          finished_at = CASE WHEN @retryable = 1 AND attempts < max_attempts THEN NULL ELSE @now END,
-          error = @error, ${TASK_SET_LEASE_NULL}, updated_at = @now
-        ${TOKEN_GUARD} RETURNING *`),
-      release: p<TaskRow>(`UPDATE tasks SET status = 'pending', attempts = attempts - 1,
-          ${TASK_SET_LEASE_NULL}, updated_at = @now
-        ${TOKEN_GUARD} RETURNING *`),
-      setStatus: p<TaskRow>(`UPDATE tasks SET status = @status, updated_at = @now,
-          finished_at = CASE WHEN @status IN ('completed', 'failed', 'cancelled') THEN @now ELSE NULL END,
-          ${TASK_SET_LEASE_NULL}, assigned_to = NULL
-        WHERE id = @id RETURNING *`),
-      requestChanges: p<TaskRow>(`UPDATE tasks SET status = @status, review_rounds = review_rounds + 1,
-          attempts = MAX(attempts - 1, 0), error = @error, updated_at = @now,
-          finished_at = CASE WHEN @status = 'failed' THEN @now ELSE NULL END
-        WHERE id = @id RETURNING *`),
-      retry: p<TaskRow>(`UPDATE tasks SET status = @status, attempts = 0, review_rounds = 0, error = NULL,
-          result = NULL, result_data = NULL, completed_by = NULL, run_after = @now, finished_at = NULL,
-          ${TASK_SET_LEASE_NULL}, assigned_to = NULL, updated_at = @now
-        WHERE id = @id RETURNING *`),
-      assign: p<TaskRow>(`UPDATE tasks SET status = 'assigned', assigned_to = @agentId, updated_at = @now
-        WHERE id = @id RETURNING *`),
-      expire: p<TaskRow>(`UPDATE tasks SET
-          status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-          run_after = CASE WHEN attempts >= max_attempts THEN run_after ELSE @now + cns_retry_delay(attempts) END,
-          finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
-          error = CASE WHEN attempts >= max_attempts THEN 'lease expired on the last attempt' ELSE error END,
-          ${TASK_SET_LEASE_NULL}, updated_at = @now
-        WHERE id = @id AND status = 'in_progress' RETURNING *`),
+        WHERE id = @id`),
       expiredLeases: p1<TaskRow>(
-        "SELECT * FROM tasks WHERE status = 'in_progress' AND lease_expires_at < ? ORDER BY id",
+        "SELECT * FROM tasks WHERE status = 'in_progress' AND lease_expires_at <= ? ORDER BY lease_expires_at, id",
       ),
       heldBySession:
         p<TaskRow>(`SELECT * FROM tasks WHERE status = 'in_progress' AND lease_agent_id = @agentId
@@ -349,28 +305,27 @@ class SqliteStore implements Store {
       countWorkflows: p1<{ workflow_id: number; status: TaskStatus; n: number }>(`SELECT workflow_id, status,
           COUNT(*) AS n FROM tasks WHERE workflow_id IN (SELECT value FROM json_each(?)) GROUP BY workflow_id, status`),
       // attempts
-      insertAttempt: db.prepare<[number, number, number, string, number], unknown>(
-        `INSERT INTO attempts (task_id, seq, agent_id, agent_name, started_at, outcome)
-        VALUES (?, ?, ?, ?, ?, 'running')`,
+      insertAttempt: db.prepare<[number, number, number, string, number, string], unknown>(
+        `INSERT INTO attempts (task_id, seq, agent_id, agent_name, started_at, outcome, lease_token)
+        VALUES (?, ?, ?, ?, ?, 'running', ?)`,
       ),
+      tokenOutcome: db
+        .prepare<[number, string], AttemptOutcome>(
+          'SELECT outcome FROM attempts WHERE task_id = ? AND lease_token = ?',
+        )
+        .pluck(),
       attemptsOf: p1<AttemptRow>('SELECT * FROM attempts WHERE task_id = ? ORDER BY seq'),
-      lastOutcome: p1<string>(
-        'SELECT outcome FROM attempts WHERE task_id = ? ORDER BY seq DESC LIMIT 1',
-      ).pluck(),
-      lastAttempt: p1<AttemptRow>('SELECT * FROM attempts WHERE task_id = ? ORDER BY seq DESC LIMIT 1'),
-      closeAttempt: p<{ agent_id: number; agent_name: string }>(`UPDATE attempts SET ended_at = @now,
-          outcome = @outcome, result = COALESCE(@result, result), error = COALESCE(@error, error)
-        WHERE task_id = @taskId AND outcome = 'running' RETURNING agent_id, agent_name`),
-      // The completion's: no RETURNING (SQLite buffers returned rows in a temporary table, which
-      // cost more than the rest of this update); the event's actor is read from agents instead.
-      finishAttempt: p<unknown>(`UPDATE attempts SET ended_at = @now, outcome = @outcome, result = @result
+      // No RETURNING (SQLite buffers returned rows in a temporary table, which cost more than the
+      // rest of this update): the holder is known from the task's lease.
+      closeAttempt: p<unknown>(`UPDATE attempts SET ended_at = @now, outcome = @outcome,
+          result = COALESCE(@result, result), error = COALESCE(@error, error)
         WHERE task_id = @taskId AND outcome = 'running'`),
       agentName: p1<string>('SELECT name FROM agents WHERE id = ?').pluck(),
       progressAttempt: p<unknown>(`UPDATE attempts SET note = COALESCE(@note, note),
           percent = COALESCE(@percent, percent), checkpoint = COALESCE(@checkpoint, checkpoint)
         WHERE task_id = @id AND outcome = 'running'`),
-      feedback: db.prepare<[string | null, number, number], unknown>(
-        'UPDATE attempts SET feedback = ? WHERE task_id = ? AND seq = ?',
+      feedback: db.prepare<[string, number, number], unknown>(
+        'UPDATE attempts SET feedback = ? WHERE task_id = ? AND seq = (SELECT MAX(seq) FROM attempts WHERE task_id = ?)',
       ),
       // agents
       upsertAgent: p<AgentRow>(`INSERT INTO agents (name, type, capabilities, host, pid, client_info,
@@ -386,8 +341,8 @@ class SqliteStore implements Store {
       agents: db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY id'),
       heartbeatAgent: p<AgentRow>(`UPDATE agents SET last_heartbeat_at = @now, offline_marked_at = NULL
         WHERE id = @id RETURNING *`),
-      /** Marks the agent deregistered when the ending session is its current one (or for all sessions). */
-      deregisterAgent: p<unknown>(
+      /** Marks the agent deregistered when the ending session is its current one (or for any session). */
+      endSession: p<unknown>(
         'UPDATE agents SET deregistered_at = @now WHERE id = @id AND (@session IS NULL OR session = @session)',
       ),
       markOffline: p<AgentRow>(`UPDATE agents SET offline_marked_at = @now
@@ -568,18 +523,20 @@ class SqliteStore implements Store {
     }
   }
 
-  private event(e: NewEvent, at: Millis): void {
+  /** Appends an event: the coordinator's spec, placed by this write (ids, statuses, the holder). */
+  private event(spec: EventSpec, place: EventPlace, at: Millis): void {
+    const byHolder = spec.actor === null;
     this.s.insertEvent.run(
       at,
-      e.kind,
-      e.taskId ?? null,
-      e.workflowId ?? null,
-      e.agentId ?? null,
-      e.actor,
-      e.fromStatus ?? null,
-      e.toStatus ?? null,
-      e.message ?? null,
-      toJson(e.data),
+      spec.kind,
+      place.taskId ?? null,
+      place.workflowId ?? null,
+      spec.agentId ?? (byHolder ? (place.holder?.id ?? null) : (place.agentId ?? null)),
+      spec.actor ?? place.holder?.name ?? 'agent',
+      place.fromStatus ?? null,
+      place.toStatus ?? null,
+      spec.message,
+      toJson(spec.data),
     );
   }
 
@@ -665,59 +622,126 @@ class SqliteStore implements Store {
     return counts;
   }
 
-  /** A token-guarded write changed nothing: say why, from the task's current row. */
-  private leaseLost(taskId: number): never {
-    const row = this.s.taskStatus.get(taskId);
-    if (!row) throw new NotFoundError('task', taskId);
-    let reason: LeaseLostReason;
-    switch (row.status) {
-      case 'cancelled':
-        reason = 'cancelled';
-        break;
-      case 'completed':
-      case 'failed':
-      case 'awaiting_review':
-        reason = 'finished';
-        break;
-      case 'in_progress':
-        reason = 'reassigned';
-        break;
-      default: {
-        const outcome = this.s.lastOutcome.get(taskId);
-        reason = outcome === 'expired' ? 'expired' : outcome === 'released' ? 'released' : 'unknown_token';
-      }
-    }
-    throw new LeaseLostError(taskId, reason, row.status);
+  /** The lifecycle's view of a task row (the author's name and open dependencies looked up). */
+  private taskState(row: TaskRow): TaskState {
+    return {
+      id: row.id,
+      workflowId: row.workflow_id,
+      status: row.status,
+      attempts: row.attempts,
+      maxAttempts: row.max_attempts,
+      review: row.review === 1,
+      reviewRounds: row.review_rounds,
+      maxReviewRounds: row.max_review_rounds,
+      lease:
+        row.status === 'in_progress' && row.lease_token !== null
+          ? { token: row.lease_token, agentId: row.lease_agent_id!, agentName: row.lease_agent_name ?? '' }
+          : null,
+      assignedTo: row.assigned_to,
+      completedBy: row.completed_by,
+      authorName: row.completed_by === null ? null : (this.s.agentName.get(row.completed_by) ?? null),
+      openDependencies: row.has_deps === 1 ? this.s.openDeps.get(row.id)! : 0,
+    };
   }
 
-  private closeAttempt(
-    taskId: number,
-    outcome: Attempt['outcome'],
-    now: Millis,
-    extra: { result?: string | null; error?: string | null } = {},
-  ): { agent_id: number; agent_name: string } | undefined {
-    return this.s.closeAttempt.get({
-      taskId,
-      outcome,
+  /**
+   * Writes one decided change inside the current write transaction: the task row (if it is still in
+   * `from` under `token`), the attempt's end, feedback, events, and the dependents it unblocks.
+   * Returns the row as written, or null when a guard failed (nothing written).
+   */
+  private applyChange(c: TaskChange, now: Millis): TaskRow | null {
+    const raw = this.s.taskRaw.get(c.taskId);
+    if (raw === undefined) return null;
+    const before = taskRowFromRaw(raw);
+    if (before.status !== c.from || (c.token !== null && before.lease_token !== c.token)) return null;
+    const holder =
+      before.lease_agent_id !== null
+        ? { id: before.lease_agent_id, name: before.lease_agent_name ?? 'agent' }
+        : null;
+    const result =
+      c.result === 'keep'
+        ? { result: before.result, resultData: before.result_data, completedBy: before.completed_by }
+        : c.result === null
+          ? { result: null, resultData: null, completedBy: null }
+          : { result: c.result.text, resultData: toJson(c.result.data), completedBy: holder?.id ?? null };
+    const after: TaskRow = {
+      ...before,
+      status: c.to,
+      attempts:
+        c.attempts === 'give_back'
+          ? Math.max(before.attempts - 1, 0)
+          : c.attempts === 'reset'
+            ? 0
+            : before.attempts,
+      review_rounds:
+        c.reviewRounds === 'increment'
+          ? before.review_rounds + 1
+          : c.reviewRounds === 'reset'
+            ? 0
+            : before.review_rounds,
+      run_after: c.runAfterDelayMs === null ? before.run_after : now + c.runAfterDelayMs,
+      result: result.result,
+      result_data: result.resultData,
+      completed_by: result.completedBy,
+      error: c.error === 'keep' ? before.error : c.error,
+      assigned_to: c.to === 'assigned' ? c.assignedTo : null,
+      finished_at: isFinal(c.to) ? now : null,
+      lease_token: null,
+      lease_agent_id: null,
+      lease_agent_name: null,
+      lease_expires_at: null,
+      lease_session: null,
+      lease_ms: null,
+      updated_at: now,
+    };
+    this.s.changeTask.run({
+      id: c.taskId,
+      status: after.status,
+      attempts: after.attempts,
+      reviewRounds: after.review_rounds,
+      runAfter: after.run_after,
+      result: after.result,
+      resultData: after.result_data,
+      completedBy: after.completed_by,
+      error: after.error,
+      assignedTo: after.assigned_to,
+      finishedAt: after.finished_at,
       now,
-      result: extra.result ?? null,
-      error: extra.error ?? null,
     });
+    if (c.closeAttempt) {
+      this.s.closeAttempt.run({
+        taskId: c.taskId,
+        now,
+        outcome: c.closeAttempt.outcome,
+        result: c.closeAttempt.result,
+        error: c.closeAttempt.error,
+      });
+    }
+    if (c.feedback !== null) this.s.feedback.run(c.feedback, c.taskId, c.taskId);
+    const place = {
+      taskId: c.taskId,
+      workflowId: before.workflow_id,
+      fromStatus: before.status,
+      toStatus: after.status,
+      holder,
+    };
+    for (const spec of c.events) this.event(spec, place, now);
+    if (after.status === 'completed' && c.unblock) this.unblockDependents(c.taskId, now, c.unblock, holder);
+    return after;
   }
 
   /** Dependents of `taskId` whose dependencies are now all completed: blocked → pending. */
-  private unblockDependents(taskId: number, now: Millis, actor: string): void {
+  private unblockDependents(
+    taskId: number,
+    now: Millis,
+    spec: EventSpec,
+    holder: { id: number; name: string } | null,
+  ): void {
     if (this.s.hasDependents.get(taskId) === undefined) return;
     for (const row of this.s.unblock.all({ id: taskId, now })) {
       this.event(
-        {
-          kind: 'task.unblocked',
-          taskId: row.id,
-          workflowId: row.workflow_id,
-          actor,
-          fromStatus: 'blocked',
-          toStatus: 'pending',
-        },
+        spec,
+        { taskId: row.id, workflowId: row.workflow_id, fromStatus: 'blocked', toStatus: 'pending', holder },
         now,
       );
     }
@@ -725,7 +749,7 @@ class SqliteStore implements Store {
 
   // ── agents ────────────────────────────────────────────────────────────────────────────────────
 
-  async registerAgent(input: AgentRegistration): Promise<Agent> {
+  async registerAgent(input: AgentRegistration, event: EventSpec): Promise<Agent> {
     return this.write(() => {
       const now = this.clock.now();
       const row = this.s.upsertAgent.get({
@@ -738,7 +762,7 @@ class SqliteStore implements Store {
         now,
         session: newSessionId(),
       })!;
-      this.event({ kind: 'agent.registered', agentId: row.id, actor: row.name }, now);
+      this.event(event, { agentId: row.id }, now);
       return this.agent(row, this.s.heldIds.all(row.id), now);
     });
   }
@@ -761,42 +785,26 @@ class SqliteStore implements Store {
     }, false);
   }
 
-  async deregisterAgent(
-    agentId: number,
-    session: string | null,
-    actor: string,
-  ): Promise<{ released: number[] }> {
+  async endSession(agentId: number, session: string | null, event: EventSpec): Promise<boolean> {
     return this.write(() => {
       const now = this.clock.now();
-      const agent = this.mustAgent(agentId);
-      const released: number[] = [];
-      for (const held of this.s.heldBySession.all({ agentId, session })) {
-        assertTransition('in_progress', 'pending');
-        const row = this.s.release.get({ id: held.id, token: held.lease_token, now })!;
-        this.closeAttempt(row.id, 'released', now);
-        this.event(
-          {
-            kind: 'task.released',
-            taskId: row.id,
-            workflowId: row.workflow_id,
-            agentId,
-            actor,
-            fromStatus: 'in_progress',
-            toStatus: 'pending',
-            message: 'agent deregistered',
-          },
-          now,
-        );
-        released.push(row.id);
-      }
-      // A session that is no longer the agent's current one (a newer run registered under the same
-      // name) only gives back what it held: the agent stays registered.
-      if (session === null || agent.session === session) {
-        this.s.deregisterAgent.run({ id: agentId, now, session });
-        this.event({ kind: 'agent.deregistered', agentId, actor, message: null, data: { released } }, now);
-      }
-      return { released };
+      this.mustAgent(agentId);
+      const marked = this.s.endSession.run({ id: agentId, now, session }).changes > 0;
+      if (marked) this.event(event, { agentId }, now);
+      return marked;
     });
+  }
+
+  async markOffline(offlineAfterMs: Millis, event: EventSpec): Promise<Agent[]> {
+    const offline = this.write(() => {
+      const now = this.clock.now();
+      return this.s.markOffline.all({ now, cutoff: now - offlineAfterMs }).map((a) => {
+        this.event(event, { agentId: a.id }, now);
+        return this.agent(a, this.s.heldIds.all(a.id), now);
+      });
+    }, false);
+    if (offline.length > 0) this.watcher.notify();
+    return offline;
   }
 
   async heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
@@ -839,7 +847,10 @@ class SqliteStore implements Store {
 
   // ── creating and reading tasks ────────────────────────────────────────────────────────────────
 
-  async createTasks(batch: NormalizedBatch): Promise<CreateTasksResult> {
+  async createTasks(
+    batch: NormalizedBatch,
+    events: { workflow: EventSpec | null; tasks: EventSpec[] },
+  ): Promise<CreateTasksResult> {
     return this.write(() => {
       const now = this.clock.now();
       const actor = batch.actor;
@@ -853,7 +864,7 @@ class SqliteStore implements Store {
           metadata: JSON.stringify(batch.workflow.metadata ?? {}),
         })!;
         workflowId = wf.id;
-        this.event({ kind: 'workflow.created', workflowId, actor, message: wf.name }, now);
+        if (events.workflow) this.event(events.workflow, { workflowId }, now);
       } else if (workflowId !== null && !this.s.workflowById.get(workflowId)) {
         throw new NotFoundError('workflow', workflowId);
       }
@@ -863,7 +874,7 @@ class SqliteStore implements Store {
       const rows: TaskRow[] = [];
       const deps: number[][] = [];
       const created: boolean[] = [];
-      batch.tasks.forEach((t) => {
+      batch.tasks.forEach((t, k) => {
         if (t.idempotencyKey !== null) {
           const existing = this.s.taskByKey.get(t.idempotencyKey);
           if (existing) {
@@ -921,17 +932,8 @@ class SqliteStore implements Store {
         rows.push(row);
         deps.push(sorted);
         created.push(true);
-        this.event(
-          {
-            kind: 'task.created',
-            taskId: row.id,
-            workflowId,
-            actor,
-            toStatus: status,
-            message: row.title,
-          },
-          now,
-        );
+        const spec = events.tasks[k];
+        if (spec) this.event(spec, { taskId: row.id, workflowId, toStatus: status }, now);
       });
 
       const tasks = new Array<Task>(rows.length);
@@ -1023,8 +1025,8 @@ class SqliteStore implements Store {
 
   // ── the lifecycle ─────────────────────────────────────────────────────────────────────────────
 
-  async claim(agent: AgentRef, leaseMs?: Millis): Promise<ClaimedTask | null> {
-    const length = leaseMs ?? this.policy.leaseMs;
+  async claim(agent: AgentRef, leaseMs: Millis, event: EventSpec): Promise<ClaimedTask | null> {
+    const length = leaseMs;
     return this.writeBatched(
       () => {
         const now = this.clock.now();
@@ -1052,16 +1054,15 @@ class SqliteStore implements Store {
         // The earlier attempts (the handoff); this claim's attempt is the next in sequence.
         const earlier = this.s.attemptsOf.all(id);
         const seq = earlier.length === 0 ? 1 : earlier[earlier.length - 1]!.seq + 1;
-        this.s.insertAttempt.run(id, seq, agent.id, agent.name, now);
+        this.s.insertAttempt.run(id, seq, agent.id, agent.name, now, token);
         this.event(
+          event,
           {
-            kind: 'task.claimed',
             taskId: row.id,
             workflowId: row.workflow_id,
-            agentId: agent.id,
-            actor: agent.name,
             fromStatus: from,
             toStatus: 'in_progress',
+            holder: { id: agent.id, name: agent.name },
           },
           now,
         );
@@ -1090,39 +1091,7 @@ class SqliteStore implements Store {
     });
   }
 
-  async assign(taskId: number, agentId: number, actor: string): Promise<Task> {
-    return this.write(() => {
-      const now = this.clock.now();
-      const current = this.mustTask(taskId);
-      this.mustAgent(agentId);
-      if (current.status !== 'pending' && current.status !== 'assigned') {
-        throw new ConflictError(
-          `task ${taskId} is ${current.status}; only a pending or assigned task can be assigned`,
-          {
-            taskId,
-            status: current.status,
-          },
-        );
-      }
-      assertTransition(current.status, 'assigned');
-      const row = this.s.assign.get({ id: taskId, agentId, now })!;
-      this.event(
-        {
-          kind: 'task.assigned',
-          taskId,
-          workflowId: row.workflow_id,
-          agentId,
-          actor,
-          fromStatus: current.status,
-          toStatus: 'assigned',
-        },
-        now,
-      );
-      return this.task(row);
-    });
-  }
-
-  async heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
+  async heartbeatTask(taskId: number, leaseToken: string): Promise<Task | null> {
     return this.writeBatched(() => {
       const now = this.clock.now();
       const row = this.s.heartbeatTask.get({
@@ -1131,368 +1100,109 @@ class SqliteStore implements Store {
         now,
         defaultMs: this.policy.leaseMs,
       });
-      if (!row) this.leaseLost(taskId);
-      return this.task(row);
+      return row ? this.task(row) : null;
     }, false);
   }
 
-  async progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {
-    if (input.percent !== undefined && input.percent !== null) {
-      if (
-        typeof input.percent !== 'number' ||
-        !Number.isFinite(input.percent) ||
-        input.percent < 0 ||
-        input.percent > 100
-      ) {
-        throw new InvalidInputError(`percent must be a number from 0 to 100 (got ${String(input.percent)})`);
-      }
-    }
-    return this.writeBatched(() => {
-      const now = this.clock.now();
-      const values = {
-        note: input.note ?? null,
-        percent: input.percent ?? null,
-        checkpoint: input.checkpoint === undefined ? null : JSON.stringify(input.checkpoint),
-      };
-      const row = this.s.progress.get({
-        id: taskId,
-        token: leaseToken,
-        now,
-        defaultMs: this.policy.leaseMs,
-        ...values,
-      });
-      if (!row) this.leaseLost(taskId);
-      this.s.progressAttempt.run({ id: taskId, ...values });
-      this.event(
-        {
-          kind: 'task.progress',
-          taskId,
-          workflowId: row.workflow_id,
-          agentId: row.lease_agent_id,
-          actor: row.lease_agent_name ?? 'agent',
-          fromStatus: 'in_progress',
-          toStatus: 'in_progress',
-          message: input.note ?? null,
-          data: input.percent !== undefined && input.percent !== null ? { percent: input.percent } : null,
-        },
-        now,
-      );
-      return this.task(row);
-    });
-  }
-
-  async complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
-    return this.writeBatched(() => {
-      const now = this.clock.now();
-      const completed = this.s.complete.get({
-        id: taskId,
-        token: leaseToken,
-        now,
-        result: input.result,
-        data: toJson(input.data),
-      });
-      if (completed === undefined) this.leaseLost(taskId);
-      const row = taskRowFromRaw(this.s.taskRaw.get(taskId)!);
-      assertTransition('in_progress', row.status);
-      const review = row.status === 'awaiting_review';
-      this.s.finishAttempt.run({
-        taskId,
-        outcome: review ? 'submitted_for_review' : 'completed',
-        now,
-        result: input.result,
-      });
-      // completed_by is the holder's id (set from the lease by the update above).
-      const actor =
-        (row.completed_by === null ? undefined : this.s.agentName.get(row.completed_by)) ?? 'agent';
-      this.event(
-        {
-          kind: review ? 'task.submitted' : 'task.completed',
-          taskId,
-          workflowId: row.workflow_id,
-          agentId: row.completed_by,
-          actor,
-          fromStatus: 'in_progress',
-          toStatus: row.status,
-        },
-        now,
-      );
-      if (!review) this.unblockDependents(taskId, now, actor);
-      return this.task(row);
-    });
-  }
-
-  async fail(
+  async progress(
     taskId: number,
     leaseToken: string,
-    input: { error: string; retryable?: boolean },
-  ): Promise<Task> {
-    return this.writeBatched(() => {
-      const now = this.clock.now();
-      const row = this.s.fail.get({
-        id: taskId,
-        token: leaseToken,
-        now,
-        error: input.error,
-        retryable: input.retryable === false ? 0 : 1,
-      });
-      if (!row) this.leaseLost(taskId);
-      assertTransition('in_progress', row.status);
-      const by = this.closeAttempt(taskId, 'failed', now, { error: input.error });
-      this.event(
-        {
-          kind: 'task.failed',
-          taskId,
-          workflowId: row.workflow_id,
-          agentId: by?.agent_id ?? null,
-          actor: by?.agent_name ?? 'agent',
-          fromStatus: 'in_progress',
-          toStatus: row.status,
-          message: input.error,
-          data: row.status === 'pending' ? { runAfter: row.run_after } : null,
-        },
-        now,
-      );
-      return this.task(row);
-    });
-  }
-
-  async release(taskId: number, leaseToken: string, input: { reason?: string } = {}): Promise<Task> {
-    return this.writeBatched(() => {
-      const now = this.clock.now();
-      const row = this.s.release.get({ id: taskId, token: leaseToken, now });
-      if (!row) this.leaseLost(taskId);
-      assertTransition('in_progress', 'pending');
-      const by = this.closeAttempt(taskId, 'released', now);
-      this.event(
-        {
-          kind: 'task.released',
-          taskId,
-          workflowId: row.workflow_id,
-          agentId: by?.agent_id ?? null,
-          actor: by?.agent_name ?? 'agent',
-          fromStatus: 'in_progress',
-          toStatus: 'pending',
-          message: input.reason ?? null,
-        },
-        now,
-      );
-      return this.task(row);
-    });
-  }
-
-  async review(
-    taskId: number,
-    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
-  ): Promise<Task> {
-    return this.write(() => {
-      const now = this.clock.now();
-      const current = this.mustTask(taskId);
-      if (current.status !== 'awaiting_review') {
-        throw new ConflictError(`task ${taskId} is ${current.status}, not awaiting review`, {
-          taskId,
-          status: current.status,
+    input: ProgressInput,
+    event: EventSpec,
+  ): Promise<Task | null> {
+    return this.writeBatched(
+      () => {
+        const now = this.clock.now();
+        const values = {
+          note: input.note ?? null,
+          percent: input.percent ?? null,
+          checkpoint: input.checkpoint === undefined ? null : JSON.stringify(input.checkpoint),
+        };
+        const row = this.s.progress.get({
+          id: taskId,
+          token: leaseToken,
+          now,
+          defaultMs: this.policy.leaseMs,
+          ...values,
         });
-      }
-      const last = this.s.lastAttempt.get(taskId);
-      const author =
-        current.completed_by !== null ? (this.s.agentById.get(current.completed_by)?.name ?? null) : null;
-      const authorNames = new Set(
-        [author, last?.agent_name].filter((n): n is string => typeof n === 'string'),
-      );
-      if (
-        (input.reviewerAgentId !== undefined &&
-          input.reviewerAgentId !== null &&
-          input.reviewerAgentId === current.completed_by) ||
-        authorNames.has(input.reviewer)
-      ) {
-        throw new ForbiddenError(
-          `${input.reviewer} wrote the result of task ${taskId} and cannot review it`,
-          {
-            taskId,
-            reviewer: input.reviewer,
-          },
-        );
-      }
-      const feedback = input.feedback ?? null;
-      if (input.approve) {
-        assertTransition('awaiting_review', 'completed');
-        const row = this.s.setStatus.get({ id: taskId, status: 'completed', now })!;
+        if (!row) return null;
+        this.s.progressAttempt.run({ id: taskId, ...values });
         this.event(
+          event,
           {
-            kind: 'task.approved',
             taskId,
             workflowId: row.workflow_id,
-            agentId: input.reviewerAgentId ?? null,
-            actor: input.reviewer,
-            fromStatus: 'awaiting_review',
-            toStatus: 'completed',
-            message: feedback,
+            fromStatus: 'in_progress',
+            toStatus: 'in_progress',
+            holder: { id: row.lease_agent_id!, name: row.lease_agent_name ?? 'agent' },
           },
           now,
         );
-        this.unblockDependents(taskId, now, input.reviewer);
         return this.task(row);
-      }
-      const exhausted = current.review_rounds + 1 >= current.max_review_rounds;
-      const to: TaskStatus = exhausted ? 'failed' : 'pending';
-      assertTransition('awaiting_review', to);
-      if (last) this.s.feedback.run(feedback, taskId, last.seq);
-      const row = this.s.requestChanges.get({
-        id: taskId,
-        status: to,
-        now,
-        error: exhausted ? 'review rounds exhausted: needs a person' : current.error,
-      })!;
-      this.event(
-        {
-          kind: 'task.changes_requested',
-          taskId,
-          workflowId: row.workflow_id,
-          agentId: input.reviewerAgentId ?? null,
-          actor: input.reviewer,
-          fromStatus: 'awaiting_review',
-          toStatus: to,
-          message: feedback,
-          data: { reviewRounds: row.review_rounds },
-        },
-        now,
-      );
-      return this.task(row);
-    });
+      },
+      (task) => task !== null,
+    );
   }
 
-  async cancel(
-    target: { taskId: number } | { workflowId: number },
-    actor: string,
-    reason?: string,
-  ): Promise<Task[]> {
-    return this.write(() => {
+  async apply(change: TaskChange): Promise<Task | null> {
+    return this.writeBatched(
+      () => {
+        const row = this.applyChange(change, this.clock.now());
+        return row ? this.task(row) : null;
+      },
+      (task) => task !== null,
+    );
+  }
+
+  async transition(selection: TaskSelection, decide: (tasks: TaskState[]) => Decision): Promise<Task[]> {
+    const written = this.write(() => {
       const now = this.clock.now();
-      let rows: TaskRow[];
-      let workflowId: number | null = null;
-      if ('taskId' in target) {
-        const current = this.mustTask(target.taskId);
-        if (isFinal(current.status)) {
-          throw new ConflictError(`task ${target.taskId} is already ${current.status}`, {
-            taskId: target.taskId,
-            status: current.status,
+      const rows = this.select(selection, now);
+      const decision = decide(rows.map((r) => this.taskState(r)));
+      const changed: TaskRow[] = [];
+      for (const change of decision.changes) {
+        const row = this.applyChange(change, now);
+        if (!row) {
+          throw new ConflictError(`task ${change.taskId} changed while the decision was made`, {
+            taskId: change.taskId,
           });
         }
-        rows = this.s.subtree.all(target.taskId);
-      } else {
-        workflowId = target.workflowId;
-        if (!this.s.workflowById.get(workflowId)) throw new NotFoundError('workflow', workflowId);
-        rows = this.s.openInWorkflow.all(workflowId);
-      }
-      const changed: TaskRow[] = [];
-      for (const before of rows) {
-        assertTransition(before.status, 'cancelled');
-        if (before.status === 'in_progress') this.closeAttempt(before.id, 'cancelled', now);
-        const row = this.s.setStatus.get({ id: before.id, status: 'cancelled', now })!;
         changed.push(row);
-        this.event(
-          {
-            kind: 'task.cancelled',
-            taskId: row.id,
-            workflowId: row.workflow_id,
-            agentId: before.lease_agent_id ?? before.assigned_to,
-            actor,
-            fromStatus: before.status,
-            toStatus: 'cancelled',
-            message: reason ?? null,
-          },
-          now,
-        );
       }
-      if (workflowId !== null) {
-        this.event(
-          {
-            kind: 'workflow.cancelled',
-            workflowId,
-            actor,
-            message: reason ?? null,
-            data: { cancelled: changed.map((r) => r.id) },
-          },
-          now,
-        );
-      }
+      for (const spec of decision.events ?? []) this.event(spec, { workflowId: spec.workflowId }, now);
       return this.tasks(changed);
-    });
-  }
-
-  async retry(taskId: number, actor: string): Promise<Task> {
-    return this.write(() => {
-      const now = this.clock.now();
-      const current = this.mustTask(taskId);
-      if (current.status !== 'failed' && current.status !== 'cancelled') {
-        throw new ConflictError(
-          `task ${taskId} is ${current.status}; only a failed or cancelled task can be retried`,
-          {
-            taskId,
-            status: current.status,
-          },
-        );
-      }
-      const to: TaskStatus =
-        current.has_deps === 1 && this.s.openDeps.get(taskId)! > 0 ? 'blocked' : 'pending';
-      assertTransition(current.status, to);
-      const row = this.s.retry.get({ id: taskId, status: to, now })!;
-      this.event(
-        {
-          kind: 'task.retried',
-          taskId,
-          workflowId: row.workflow_id,
-          actor,
-          fromStatus: current.status,
-          toStatus: to,
-        },
-        now,
-      );
-      return this.task(row);
-    });
-  }
-
-  async reap(): Promise<ReapResult> {
-    const result = this.write(() => {
-      const now = this.clock.now();
-      const expired: TaskRow[] = [];
-      for (const before of this.s.expiredLeases.all(now)) {
-        this.closeAttempt(before.id, 'expired', now);
-        const row = this.s.expire.get({ id: before.id, now })!;
-        assertTransition('in_progress', row.status);
-        expired.push(row);
-        this.event(
-          {
-            kind: 'task.expired',
-            taskId: row.id,
-            workflowId: row.workflow_id,
-            agentId: before.lease_agent_id,
-            actor: 'reaper',
-            fromStatus: 'in_progress',
-            toStatus: row.status,
-            message: `lease of ${before.lease_agent_name ?? 'agent'} expired`,
-            data: row.status === 'pending' ? { runAfter: row.run_after } : null,
-          },
-          now,
-        );
-      }
-      const offlineRows = this.s.markOffline.all({ now, cutoff: now - this.policy.offlineAfterMs });
-      for (const a of offlineRows) {
-        this.event(
-          {
-            kind: 'agent.offline',
-            agentId: a.id,
-            actor: 'reaper',
-            message: `no heartbeat since ${new Date(a.last_heartbeat_at).toISOString()}`,
-          },
-          now,
-        );
-      }
-      const offline = offlineRows.map((a) => this.agent(a, this.s.heldIds.all(a.id), now));
-      return { expired: this.tasks(expired), offline };
     }, false);
-    if (result.expired.length > 0 || result.offline.length > 0) this.watcher.notify();
-    return result;
+    if (written.length > 0) this.watcher.notify();
+    return written;
+  }
+
+  /** The rows a selection names (inside the write transaction, which locks the whole file). */
+  private select(selection: TaskSelection, now: Millis): TaskRow[] {
+    if ('taskId' in selection) return [this.mustTask(selection.taskId)];
+    if ('withDependents' in selection) {
+      const root = this.mustTask(selection.withDependents);
+      // The root first (a final root is the decision's to refuse), then its open dependents.
+      return [root, ...this.s.subtree.all(root.id).filter((r) => r.id !== root.id)];
+    }
+    if ('workflowId' in selection) {
+      if (!this.s.workflowById.get(selection.workflowId))
+        throw new NotFoundError('workflow', selection.workflowId);
+      return this.s.openInWorkflow.all(selection.workflowId);
+    }
+    if ('expiredLeases' in selection) return this.s.expiredLeases.all(now);
+    this.mustAgent(selection.heldBy.agentId);
+    return this.s.heldBySession.all(selection.heldBy);
+  }
+
+  async leaseState(
+    taskId: number,
+    leaseToken: string,
+  ): Promise<{ status: TaskStatus; tokenOutcome: AttemptOutcome | null } | null> {
+    return this.read(() => {
+      const row = this.s.taskStatus.get(taskId);
+      if (!row) return null;
+      return { status: row.status, tokenOutcome: this.s.tokenOutcome.get(taskId, leaseToken) ?? null };
+    });
   }
 
   // ── workflows and events ──────────────────────────────────────────────────────────────────────
