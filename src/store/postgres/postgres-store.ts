@@ -704,7 +704,29 @@ class PostgresStore implements Store {
   }
 
   apply(change: TaskChange): Promise<Task | null> {
+    // Review feedback is written beside the change (FEEDBACK), in one transaction: not the agents'
+    // hot path, which never carries any.
+    if (change.feedback !== null) return this.tx((c) => this.applyIn(c, [change])).then(([t]) => t ?? null);
     return this.changeBatches.submit(change);
+  }
+
+  /** Decided changes on a transaction's connection: one APPLY, then their feedback; null: a guard failed. */
+  private async applyIn(c: pg.PoolClient, changes: TaskChange[]): Promise<(Task | null)[]> {
+    const res = await c.query<Row>({ name: 'cns_apply', text: SQL.APPLY, values: this.applyParams(changes) });
+    const byOrd = new Map(res.rows.map((r) => [Number(r.ord), r]));
+    const withFeedback = changes.filter((ch, i) => ch.feedback !== null && byOrd.has(i + 1));
+    if (withFeedback.length > 0) {
+      await c.query({
+        name: 'cns_feedback',
+        text: SQL.FEEDBACK,
+        values: [withFeedback.map((ch) => ch.taskId), withFeedback.map((ch) => ch.feedback)],
+      });
+    }
+    if (res.rows.length > 0) this.changed();
+    return changes.map((_, i) => {
+      const row = byOrd.get(i + 1);
+      return row ? toTask(row) : null;
+    });
   }
 
   /** One APPLY statement for a batch of decided changes (rows locked in task id order). */
@@ -728,29 +750,28 @@ class PostgresStore implements Store {
 
   /** The parameters of SQL.APPLY for these changes, in this order. */
   private applyParams(changes: TaskChange[]): unknown[] {
-    const col = <T>(f: (c: TaskChange) => T) => changes.map(f);
-    return [
-      this.clockNow(),
-      col((c) => c.taskId),
-      col((c) => c.from),
-      col((c) => c.token),
-      col((c) => c.to),
-      col((c) => c.attempts),
-      col((c) => c.reviewRounds),
-      col((c) => c.runAfterDelayMs),
-      col((c) => (c.result === 'keep' ? 'keep' : c.result === null ? 'clear' : 'set')),
-      col((c) => (c.result !== 'keep' && c.result !== null ? c.result.text : null)),
-      col((c) => (c.result !== 'keep' && c.result !== null ? jsonParam(c.result.data ?? undefined) : null)),
-      col((c) => (c.error === 'keep' ? 'keep' : 'set')),
-      col((c) => (c.error === 'keep' ? null : c.error)),
-      col((c) => c.assignedTo),
-      col((c) => c.closeAttempt?.outcome ?? null),
-      col((c) => c.closeAttempt?.result ?? null),
-      col((c) => c.closeAttempt?.error ?? null),
-      col((c) => c.feedback),
-      col((c) => JSON.stringify(c.events)),
-      col((c) => (c.unblock === null ? null : JSON.stringify(c.unblock))),
-    ];
+    const records = changes.map((c, i) => ({
+      ord: i + 1,
+      id: c.taskId,
+      from_status: c.from,
+      token: c.token,
+      to_status: c.to,
+      attempts_op: c.attempts,
+      rounds_op: c.reviewRounds,
+      run_after_delay: c.runAfterDelayMs,
+      result_op: c.result === 'keep' ? 'keep' : c.result === null ? 'clear' : 'set',
+      result: c.result !== 'keep' && c.result !== null ? c.result.text : null,
+      result_data: c.result !== 'keep' && c.result !== null ? c.result.data : null,
+      error_op: c.error === 'keep' ? 'keep' : 'set',
+      error: c.error === 'keep' ? null : c.error,
+      assigned_to: c.assignedTo,
+      outcome: c.closeAttempt?.outcome ?? null,
+      attempt_result: c.closeAttempt?.result ?? null,
+      attempt_error: c.closeAttempt?.error ?? null,
+      events: c.events,
+      unblock: c.unblock,
+    }));
+    return [this.clockNow(), JSON.stringify(records)];
   }
 
   async transition(selection: TaskSelection, decide: (tasks: TaskState[]) => Decision): Promise<Task[]> {
@@ -764,20 +785,15 @@ class PostgresStore implements Store {
       const decision = decide(rows.map(toTaskState));
       const changed: Task[] = [];
       if (decision.changes.length > 0) {
-        const res = await c.query<Row>({
-          name: 'cns_apply',
-          text: SQL.APPLY,
-          values: this.applyParams(decision.changes),
-        });
-        const byOrd = new Map(res.rows.map((r) => [Number(r.ord), r]));
+        const written = await this.applyIn(c, decision.changes);
         decision.changes.forEach((change, i) => {
-          const row = byOrd.get(i + 1);
-          if (!row) {
+          const task = written[i];
+          if (!task) {
             throw new ConflictError(`task ${change.taskId} changed while the decision was made`, {
               taskId: change.taskId,
             });
           }
-          changed.push(toTask(row));
+          changed.push(task);
         });
       }
       if (decision.events && decision.events.length > 0) {
