@@ -64,7 +64,9 @@ export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
-    if (/^(08|57P0[1-3]|53300|28|3D000)/.test(code)) return true;
+    // Class 08 but its protocol violation (08P01: a malformed message, this side's bug), shutdowns,
+    // too many connections, authentication, an unknown database.
+    if (/^(08(?!P01)|57P0[1-3]|53300|28|3D000)/.test(code)) return true;
     if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ENOTFOUND, ETIMEDOUT, ECONNRESET, …
   }
   return /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error/i.test(

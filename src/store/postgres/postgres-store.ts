@@ -351,7 +351,11 @@ class PostgresStore implements Store {
       const byKey = new Map(
         existing.filter((r) => r.idempotency_key !== null).map((r) => [String(r.idempotency_key), r]),
       );
-      for (const id of depIds) if (!byId.has(id)) throw new NotFoundError('task', id);
+      // Only the tasks to insert need their dependencies: one whose idempotency key exists is that task.
+      for (const t of batch.tasks) {
+        if (t.idempotencyKey !== null && byKey.has(t.idempotencyKey)) continue;
+        for (const id of t.dependsOnIds) if (!byId.has(id)) throw new NotFoundError('task', id);
+      }
 
       let workflowRow: Row | null = null;
       if (batch.workflow) {

@@ -246,9 +246,9 @@ WITH upd AS (
     checkpoint = CASE WHEN $8::boolean THEN $9::jsonb ELSE a.checkpoint END
   FROM upd WHERE a.task_id = upd.id AND a.outcome = 'running' AND ${RUNNING_OF_UPD}
 ), ev AS (
-  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data)
+  INSERT INTO events (at, kind, task_id, workflow_id, agent_id, actor, message, data, from_status, to_status)
   SELECT upd.updated_at, $11::jsonb->>'kind', upd.id, upd.workflow_id,
-         ${specColumns('$11::jsonb', 'upd.lease_agent_id', 'upd.lease_agent_name')}
+         ${specColumns('$11::jsonb', 'upd.lease_agent_id', 'upd.lease_agent_name')}, upd.status, upd.status
   FROM upd
 )
 SELECT upd.* FROM upd`;
@@ -319,15 +319,23 @@ FROM agents a`;
  * registeredAt of an existing agent.
  */
 export const REGISTER_AGENT = `
-WITH a AS (
+WITH upd AS (
+  UPDATE agents SET type = $3, capabilities = $4::text[], host = $5, pid = $6, client_info = $7::jsonb,
+    last_heartbeat_at = ${NOW}, session = $8, deregistered_at = NULL, offline_marked_at = NULL
+  WHERE name = $2
+  RETURNING *
+), ins AS (
+  -- A new name only (an upsert would draw an id from the sequence every time, leaving gaps).
   INSERT INTO agents AS ag (name, type, capabilities, host, pid, client_info, registered_at, last_heartbeat_at,
     session)
-  VALUES ($2, $3, $4::text[], $5, $6, $7::jsonb, ${NOW}, ${NOW}, $8)
+  SELECT $2, $3, $4::text[], $5, $6, $7::jsonb, ${NOW}, ${NOW}, $8 WHERE NOT EXISTS (SELECT 1 FROM upd)
   ON CONFLICT (name) DO UPDATE SET
     type = EXCLUDED.type, capabilities = EXCLUDED.capabilities, host = EXCLUDED.host, pid = EXCLUDED.pid,
     client_info = EXCLUDED.client_info, last_heartbeat_at = EXCLUDED.last_heartbeat_at,
     session = EXCLUDED.session, deregistered_at = NULL, offline_marked_at = NULL
   RETURNING ag.*
+), a AS (
+  SELECT * FROM upd UNION ALL SELECT * FROM ins
 ), ev AS (
   INSERT INTO events (at, kind, agent_id, actor, message, data)
   SELECT a.last_heartbeat_at, $9::jsonb->>'kind', ${specColumns('$9::jsonb', 'NULL', 'NULL', 'a.id')}

@@ -263,9 +263,7 @@ class SqliteStore implements Store {
           "SELECT MIN(run_after) FROM tasks WHERE status = 'pending' AND type = ? AND run_after > ?",
         )
         .pluck(),
-      heartbeatTask: p<TaskRow>(
-        `UPDATE tasks SET ${RENEWED_EXPIRY}, updated_at = @now ${TOKEN_GUARD} RETURNING *`,
-      ),
+      heartbeatTask: p<TaskRow>(`UPDATE tasks SET ${RENEWED_EXPIRY} ${TOKEN_GUARD} RETURNING *`),
       progress: p<TaskRow>(`UPDATE tasks SET progress_note = COALESCE(@note, progress_note),
           progress_percent = COALESCE(@percent, progress_percent),
           progress_checkpoint = COALESCE(@checkpoint, progress_checkpoint), progress_at = @now,
@@ -289,7 +287,8 @@ class SqliteStore implements Store {
       allHeld: db.prepare<[], { id: number; lease_agent_id: number }>(
         "SELECT id, lease_agent_id FROM tasks WHERE status = 'in_progress' ORDER BY id",
       ),
-      renewLeases: p<number>(`UPDATE tasks SET ${RENEWED_EXPIRY}, updated_at = @now
+      // A renewal is no change of the task (updated_at stays), as on PostgreSQL.
+      renewLeases: p<number>(`UPDATE tasks SET ${RENEWED_EXPIRY}
         WHERE status = 'in_progress' AND lease_agent_id = @agentId AND lease_session = @session
         RETURNING id`).pluck(),
       subtree: p1<TaskRow>(`WITH RECURSIVE sub(id) AS (
