@@ -3,8 +3,9 @@
  * actions a person may take in each status. Everything else is derived from it or checked against
  * it: `TRANSITIONS` below, the decisions of src/coordinator/lifecycle.ts (test/lifecycle.test.ts),
  * the backends' CHECK constraints and transition triggers (test/state-machine.test.ts reads them back
- * from each database), the dashboard's buttons (`allowedActions`, served with every task), the
- * workflow status (core/derive.ts) and docs/architecture.md.
+ * from each database), the dashboard's buttons (`allowedActions`, served with every task) and the
+ * workflow status (core/derive.ts); test/state-machine.test.ts also checks this file against itself.
+ * docs/architecture.md draws it by hand.
  *
  *   blocked ──deps done──▶ pending ──claim──▶ in_progress ──complete──▶ completed
  *                            │  ▲                 │   └─review─▶ awaiting_review ──approve──▶ completed

@@ -11,6 +11,7 @@ import { agentTests } from './agents.js';
 import { coordinatorTests } from './coordinator.js';
 import { claimTests } from './claim.js';
 import { creationTests } from './creation.js';
+import { exactTests } from './exact.js';
 import type { BackendHarness } from './fixtures.js';
 import { leaseTests } from './leases.js';
 import { modelTests } from './model.js';
@@ -29,6 +30,7 @@ export function defineStoreConformance(h: BackendHarness): void {
     leaseTests(h);
     sessionTests(h);
     flowTests(h);
+    exactTests(h);
     queryTests(h);
     modelTests(h);
     coordinatorTests(h);
