@@ -14,6 +14,26 @@ export default tseslint.config(
     },
   },
   {
+    // The coordinator is the only way in: the fronts import no store module at runtime (`import
+    // type` is fine: it vanishes at compile time). See docs/architecture.md.
+    files: ['src/cli/**', 'src/http/**', 'src/mcp/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/store/**', '**/store'],
+              allowTypeImports: true,
+              message:
+                'The fronts reach the data through the coordinator (src/coordinator/), never the store; only `import type` from src/store/ is allowed.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The dashboard: plain browser ES modules served as they are (no build step).
     files: ['src/http/dashboard/**/*.js'],
     languageOptions: {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
+import type { Actor } from '../src/coordinator/api-types.js';
 import type { Coordinator } from '../src/coordinator/coordinator.js';
 import type { Agent } from '../src/core/types.js';
 import { startServer } from '../src/http/http-server.js';
@@ -24,7 +25,7 @@ const LEASE_MS = 30 * 60_000;
 
 /** A small but realistic fleet: every task status, a review waiting, a stuck task, an offline agent. */
 async function seedDemoFleet(c: Coordinator): Promise<void> {
-  const sup = 'supervisor';
+  const sup: Actor = { name: 'supervisor', agentId: null, role: 'supervisor' };
   const agent = (name: string, type: string, capabilities: string[], pid: number) =>
     c.registerAgent({ name, type, capabilities, host: 'build-01', pid });
   const be1 = await agent('backend-1', 'backend', ['node', 'postgres'], 41022);
@@ -125,7 +126,7 @@ async function seedDemoFleet(c: Coordinator): Promise<void> {
     'Implemented GET /auth/callback with PKCE and state checks in src/auth/callback.ts; 9 unit tests.',
   );
   await c.review(ref('api'), {
-    reviewer: 'alice',
+    reviewer: { name: 'alice', agentId: null, role: 'supervisor' },
     approve: false,
     feedback:
       'When the provider redirects back with ?error=access_denied the handler throws a 500. Redirect to /signin?error=<code> instead, and test it.',
@@ -179,7 +180,7 @@ async function seedDemoFleet(c: Coordinator): Promise<void> {
   );
   const dropped = await c.createTask({ type: 'frontend', title: 'Landing page A/B test' }, sup);
   await c.cancel(dropped.task.id, sup, 'the experiment was dropped');
-  await c.deregisterAgent(docs.id, 'docs-1');
+  await c.deregisterAgent(docs.id, docs.session);
 }
 
 async function shoot(page: Page, hash: string, ready: string, file: string): Promise<void> {

@@ -1,12 +1,15 @@
 /** The public TypeScript API of cns. */
 export { openCoordinator, type OpenCoordinatorOptions } from './coordinator/open-coordinator.js';
-export {
-  Coordinator,
-  type ClaimOptions,
-  type ClaimOutcome,
-  type FleetStatus,
-  type TaskDetail,
-} from './coordinator/coordinator.js';
+export { Coordinator, type ActorLike } from './coordinator/coordinator.js';
+export type {
+  Actor,
+  ActorRole,
+  ClaimOptions,
+  ClaimOutcome,
+  FleetStatus,
+  ReviewInput,
+  TaskDetail,
+} from './coordinator/api-types.js';
 export { AgentSession } from './coordinator/agent-session.js';
 export type { CnsApi, CnsApiConfig } from './coordinator/cns-api.js';
 export {
@@ -27,7 +30,9 @@ export {
   FINAL_STATUSES,
   isFinal,
   canTransition,
+  allowedActions,
   type TaskStatus,
+  type TaskAction,
 } from './core/status.js';
 export { systemClock, ManualClock, type Clock } from './core/clock.js';
 export {

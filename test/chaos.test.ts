@@ -95,7 +95,7 @@ async function chaos(db: string, schema?: string): Promise<string> {
     // a task, and start it again under the same name, until every task is done (or nothing has
     // moved for 20 s: then something is stuck, which the checks below report).
     while (Date.now() < deadline && Date.now() - lastMove < 20_000) {
-      const counts = await cns.store.countTasks();
+      const counts = await cns.countTasks();
       if (counts.completed === TASKS) break;
       if (counts.completed !== lastCompleted) {
         lastCompleted = counts.completed;
@@ -120,7 +120,7 @@ async function chaos(db: string, schema?: string): Promise<string> {
     }
     for (const a of agents) a.child.kill('SIGKILL');
 
-    const counts = await cns.store.countTasks();
+    const counts = await cns.countTasks();
     expect(counts, 'every task completed, none stuck').toMatchObject({
       completed: TASKS,
       pending: 0,
@@ -144,7 +144,7 @@ async function chaos(db: string, schema?: string): Promise<string> {
     const tasks = await cns.listTasks({ limit: 500 });
     for (const t of tasks.items) {
       expect(t.attempts).toBeLessThanOrEqual(t.maxAttempts);
-      const attempts = await cns.store.listAttempts(t.id);
+      const { attempts } = await cns.getTaskDetail(t.id);
       attemptRows += attempts.length;
       expect(attempts.filter((a) => a.outcome === 'completed')).toHaveLength(1);
       expect(attempts.filter((a) => a.outcome === 'running')).toEqual([]);

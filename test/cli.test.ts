@@ -572,6 +572,13 @@ describe('cns task', () => {
       4,
       /cannot review/,
     );
+    // --as names who acts, --reviewer is the same for a review: the agent of that name either way.
+    expectOneLineError(await run(['task', 'review', '1', '--approve', '--as', 'author']), 4, /cannot review/);
+    expectOneLineError(
+      await run(['task', 'review', '1', '--approve', '--as', 'author', '--reviewer', 'boss']),
+      2,
+      /give one of them/,
+    );
     expectOneLineError(await run(['task', 'review', '1', '--request-changes']), 2, /feedback/);
     expectOneLineError(await run(['task', 'review', '1']), 2, /--approve or --request-changes/);
     const changed = await json(
@@ -602,8 +609,19 @@ describe('cns task', () => {
     const cancelled = await json(run(['task', 'cancel', '1', '--reason', 'not needed', '--json']));
     expect(cancelled.map((t: { id: number }) => t.id).sort()).toEqual([1, 2]);
     expectOneLineError(await run(['task', 'cancel', '1']), 4, /.+/);
-    const text = await run(['task', 'cancel', '3']);
+    const text = await run(['task', 'cancel', '3', '--as', 'alice']);
     expect(text.stdout).toMatch(/cancelled task 3/);
+    // Who acts is recorded: --as, else "cli".
+    const events = (await run(['events', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; taskId: number; actor: string });
+    const cancels = events.filter((e) => e.kind === 'task.cancelled');
+    expect(cancels.map((e) => [e.taskId, e.actor])).toEqual([
+      [1, 'cli'],
+      [2, 'cli'],
+      [3, 'alice'],
+    ]);
   });
 });
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Actor } from '../src/coordinator/api-types.js';
 import type { Coordinator } from '../src/coordinator/coordinator.js';
 import { openCoordinator } from '../src/coordinator/open-coordinator.js';
 import type { Agent, Task } from '../src/core/types.js';
@@ -35,6 +36,8 @@ const WAIT = 10_000;
 const POLL = { timeout: WAIT };
 /** Elements through which text could run script; none may appear from what agents wrote. */
 const ACTIVE = 'img, iframe, object, embed, script:not([src]), [onerror], [onload]';
+/** Who queues and steers the test's work (not an agent). */
+const TEST: Actor = { name: 'test', agentId: null, role: 'system' };
 
 const HOW = `install it with "apt-get install -y chromium" (or set CNS_CHROMIUM=/path/to/chromium), then run "npx vitest run test/dashboard.browser.test.ts"`;
 
@@ -78,7 +81,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
 
   /** An agent claims the task (assigned to it first, so it gets exactly this one) and completes it. */
   async function completeAs(agent: Agent, taskId: number, result: string): Promise<Task> {
-    await coordinator.assign(taskId, agent.id, 'test');
+    await coordinator.assign(taskId, agent.id, TEST);
     const out = await coordinator.claimNext(agent);
     if (!out.claimed) throw new Error(out.reason);
     return coordinator.complete(taskId, out.claimed.leaseToken, { result });
@@ -217,12 +220,12 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await page.locator('.page-tasks').waitFor();
     await page.evaluate(() => ((globalThis as unknown as PageWindow).__sameDocument = true));
 
-    const { task } = await coordinator.createTask({ type: 'backend', title: 'Queued from elsewhere' }, 'cli');
+    const { task } = await coordinator.createTask({ type: 'backend', title: 'Queued from elsewhere' }, TEST);
     await page.locator(`tr.task-row[data-task="${task.id}"]`).waitFor();
 
     // And an agent taking it shows up live too.
     const agent = await register('be-live', 'backend');
-    await coordinator.assign(task.id, agent.id, 'test');
+    await coordinator.assign(task.id, agent.id, TEST);
     const claimed = await coordinator.claimNext(agent);
     expect(claimed.claimed?.task.id).toBe(task.id);
     await page.locator(`tr.task-row[data-task="${task.id}"][data-status="in_progress"]`).waitFor();
@@ -239,11 +242,11 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     const author = await register('be-author', 'backend');
     const approveMe = await coordinator.createTask(
       { type: 'backend', title: 'Add rate limiting', review: true },
-      'test',
+      TEST,
     );
     const changeMe = await coordinator.createTask(
       { type: 'backend', title: 'Add request logging', review: true },
-      'test',
+      TEST,
     );
     await completeAs(author, approveMe.task.id, 'Token bucket per client, 100 req/min.');
     await completeAs(author, changeMe.task.id, 'Logs every request body.');
@@ -275,7 +278,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await page.locator('#feedback').fill('Do not log bodies: they hold passwords.');
     const head = page.locator('.task-head');
     await head.evaluate((el: unknown) => ((el as { stale?: boolean }).stale = true));
-    await coordinator.createTask({ type: 'docs', title: 'An unrelated event' }, 'test');
+    await coordinator.createTask({ type: 'docs', title: 'An unrelated event' }, TEST);
     // The page re-renders (a new heading element replaces the marked one) ...
     await expect
       .poll(() => head.evaluate((el: unknown) => (el as { stale?: boolean }).stale === true), POLL)
@@ -291,7 +294,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
   });
 
   it('cancels and retries a task from its page', async () => {
-    const { task } = await coordinator.createTask({ type: 'nobody', title: 'Cancel me' }, 'test');
+    const { task } = await coordinator.createTask({ type: 'nobody', title: 'Cancel me' }, TEST);
     await signIn(page);
     await go(`#/tasks/${task.id}`);
     await page.locator('#cancel').click();
@@ -301,6 +304,26 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await page.locator('.tl-item[data-kind="task.cancelled"]', { hasText: 'not needed' }).waitFor();
     await page.locator('#retry').click();
     await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('pending');
+  });
+
+  it('offers the actions the server allows: assign a pending task; none on a completed one', async () => {
+    const agent = await register('qa-assignee', 'qa');
+    const { task } = await coordinator.createTask({ type: 'qa', title: 'Assign me' }, TEST);
+    await signIn(page);
+    await go(`#/tasks/${task.id}`);
+    await page.locator('#assign').click();
+    await page.locator('#assign-agent').selectOption('qa-assignee');
+    await page.locator('#confirm-assign').click();
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('assigned');
+    expect((await coordinator.getTask(task.id)).assignedTo).toBe(agent.id);
+    // Still assignable (to another agent) and cancellable; not retryable.
+    await page.locator('#cancel').waitFor();
+    expect(await page.locator('#assign').count()).toBe(1);
+    expect(await page.locator('#retry').count()).toBe(0);
+
+    await completeAs(agent, task.id, 'checked');
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('completed');
+    expect(await page.locator('#assign, #cancel, #retry, #approve').count()).toBe(0);
   });
 
   it('draws a workflow as a dependency graph; a node opens its task', async () => {
@@ -315,7 +338,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
           { ref: 'd', type: 'backend', title: 'Last step', dependsOn: ['b', 'c'] },
         ],
       },
-      'test',
+      TEST,
     );
     const id = (ref: string) => wf.tasks.find((t) => t.ref === ref)!.id;
     await completeAs(agent, id('a'), 'done');
@@ -359,7 +382,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
       spec: `Spec ${payload}`,
       review: true,
     });
-    await coordinator.assign(task.id, agent.id, 'test');
+    await coordinator.assign(task.id, agent.id, TEST);
     const claimed = await coordinator.claimNext(agent);
     await coordinator.progress(task.id, claimed.claimed!.leaseToken, { note: `Note ${payload}` });
     await coordinator.complete(task.id, claimed.claimed!.leaseToken, { result: `Result ${payload}` });

@@ -4,7 +4,10 @@
  * event stream.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allowedActions, TASK_STATUSES, type TaskAction, type TaskStatus } from '../src/core/status.js';
 import type { CnsEvent, Task } from '../src/core/types.js';
+import { Authenticator } from '../src/http/auth.js';
+import { issueToken } from '../src/http/tokens.js';
 import { rawCall, startHarness, type Harness } from './support/http-harness.js';
 
 let h: Harness;
@@ -370,6 +373,133 @@ describe('supervisor routes', () => {
     const asOther = await h.call(h.tokens.alice, 'GET', `/api/tasks/${t.id}`);
     expect(asOther.text).not.toContain(leaseToken);
     await drain();
+  });
+});
+
+describe('allowed actions', () => {
+  /** What a supervisor may do to a task in each status (core/status.ts allowedActions). */
+  const EXPECTED: Record<TaskStatus, TaskAction[]> = {
+    blocked: ['cancel'],
+    pending: ['assign', 'cancel'],
+    assigned: ['assign', 'cancel'],
+    in_progress: ['cancel'],
+    awaiting_review: ['approve', 'request_changes', 'cancel'],
+    completed: [],
+    failed: ['retry'],
+    cancelled: ['retry'],
+  };
+  type Served = Task & { allowedActions: TaskAction[] };
+
+  it("are the status table's", () => {
+    for (const s of TASK_STATUSES) expect(allowedActions(s), s).toEqual(EXPECTED[s]);
+  });
+
+  it('every task the API returns carries the actions its status allows, and nothing else does', async () => {
+    await drain();
+    await h.call(h.tokens.bob, 'POST', '/api/agent/register', {});
+    const created = await sup('POST', '/api/workflows', {
+      name: 'actions',
+      tasks: [
+        { ref: 'reviewed', type: 'backend', title: 'to review', review: true },
+        { ref: 'after', type: 'backend', title: 'after the review', dependsOn: ['reviewed'] },
+      ],
+    });
+    expect(created.body.workflow).not.toHaveProperty('allowedActions');
+    expect(created.body.tasks.map((t: Served) => t.allowedActions)).toEqual([
+      EXPECTED.pending,
+      EXPECTED.blocked,
+    ]);
+    const [reviewed, blocked] = created.body.tasks as Served[];
+    const bob = (path: string, body: unknown) => h.call(h.tokens.bob, 'POST', path, body);
+
+    let leaseToken = await claimAs(h.tokens.bob, reviewed!.id);
+    const submitted = await bob(`/api/tasks/${reviewed!.id}/complete`, { leaseToken, result: 'v1' });
+    expect(submitted.body.task.allowedActions).toEqual(EXPECTED.awaiting_review);
+
+    const completed = await newTask({ title: 'completed' });
+    leaseToken = await claimAs(h.tokens.bob, completed.id);
+    await bob(`/api/tasks/${completed.id}/complete`, { leaseToken, result: 'ok' });
+
+    const failed = await newTask({ title: 'failed', maxAttempts: 1 });
+    leaseToken = await claimAs(h.tokens.bob, failed.id);
+    await bob(`/api/tasks/${failed.id}/fail`, { leaseToken, error: 'boom', retryable: false });
+
+    const held = await newTask({ title: 'in progress' });
+    const claim = await h.call(h.tokens.alice, 'POST', '/api/agent/claim', {});
+    expect(claim.body.claimed.task).toMatchObject({ id: held.id, allowedActions: EXPECTED.in_progress });
+
+    const assigned = await newTask({ title: 'assigned' });
+    const assign = await sup('POST', `/api/tasks/${assigned.id}/assign`, { agent: 'bob' });
+    expect(assign.body.task.allowedActions).toEqual(EXPECTED.assigned);
+    const pending = await newTask({ title: 'pending' });
+    expect(pending).toMatchObject({ status: 'pending', allowedActions: EXPECTED.pending });
+    const cancelled = await newTask({ title: 'cancelled' });
+    const cancel = await sup('POST', `/api/tasks/${cancelled.id}/cancel`, {});
+    expect(cancel.body.tasks[0].allowedActions).toEqual(EXPECTED.cancelled);
+
+    const ids = [reviewed, blocked, completed, failed, held, assigned, pending, cancelled].map((t) => t!.id);
+    const listed = (await sup('GET', '/api/tasks?limit=500')).body.items as Served[];
+    const byId = new Map(listed.map((t) => [t.id, t]));
+    expect(ids.map((id) => byId.get(id)!.status)).toEqual([
+      'awaiting_review',
+      'blocked',
+      'completed',
+      'failed',
+      'in_progress',
+      'assigned',
+      'pending',
+      'cancelled',
+    ]);
+    for (const t of listed)
+      expect(t.allowedActions, `task ${t.id} (${t.status})`).toEqual(EXPECTED[t.status]);
+    for (const id of ids) {
+      const detail = (await sup('GET', `/api/tasks/${id}`)).body;
+      expect(detail.task.allowedActions).toEqual(EXPECTED[detail.task.status as TaskStatus]);
+      expect(detail.explanation).not.toHaveProperty('allowedActions');
+      const alone = (await sup('GET', `/api/tasks/${id}?view=task`)).body.task as Served;
+      expect(alone.allowedActions).toEqual(EXPECTED[alone.status]);
+    }
+    const wf = (await sup('GET', `/api/workflows/${created.body.workflow.id}`)).body;
+    expect(wf.workflow).not.toHaveProperty('allowedActions');
+    expect(wf.tasks.map((t: Served) => t.allowedActions)).toEqual([
+      EXPECTED.awaiting_review,
+      EXPECTED.blocked,
+    ]);
+    const status = (await sup('GET', '/api/status')).body;
+    expect(status.agents.every((a: object) => !('allowedActions' in a))).toBe(true);
+    await drain();
+  });
+});
+
+describe('who acts (the Actor of a token)', () => {
+  it('a token acts as its name; as the agent of that name if one has registered', async () => {
+    const auth = new Authenticator(h.server.coordinator);
+    await h.call(h.tokens.bob, 'POST', '/api/agent/register', {});
+    const bob = await h.server.coordinator.getAgent('bob');
+    expect((await auth.verify(h.tokens.bob))!.actor).toEqual({ name: 'bob', agentId: bob.id, role: 'agent' });
+    expect((await auth.verify(h.tokens.supervisor))!.actor).toEqual({
+      name: 'sue',
+      agentId: null,
+      role: 'supervisor',
+    });
+    const asBob = (await issueToken(h.server.coordinator, { role: 'admin', name: 'bob' })).secret;
+    expect((await auth.verify(asBob))!.actor).toEqual({ name: 'bob', agentId: bob.id, role: 'admin' });
+  });
+
+  it('a supervisor token named like the agent that wrote a result cannot review it', async () => {
+    await drain();
+    const asAlice = (await issueToken(h.server.coordinator, { role: 'supervisor', name: 'alice' })).secret;
+    const t = await newTask({ title: 'self review', review: true });
+    const leaseToken = await claimAs(h.tokens.alice, t.id);
+    await h.call(h.tokens.alice, 'POST', `/api/tasks/${t.id}/complete`, { leaseToken, result: 'mine' });
+    const self = await h.call(asAlice, 'POST', `/api/tasks/${t.id}/review`, { approve: true });
+    expect(self.status, self.text).toBe(403);
+    expect(self.body.error.message).toMatch(/cannot review/);
+    expect((await sup('GET', `/api/tasks/${t.id}?view=task`)).body.task.status).toBe('awaiting_review');
+    const approved = await sup('POST', `/api/tasks/${t.id}/review`, { approve: true });
+    expect(approved.body.task.status).toBe('completed');
+    const [event] = (await sup('GET', `/api/events?task=${t.id}&kind=task.approved`)).body.events;
+    expect(event).toMatchObject({ actor: 'sue', agentId: null });
   });
 });
 

@@ -88,14 +88,20 @@ describe('a task_next cancelled as the task is claimed strands nothing', () => {
     const c = cns;
     const { handedBack, cancelled, lostAnswers } = await race(
       agent,
-      async () => (await c.createTask({ type: 'race', title: 'racing' }, 'test')).task.id,
+      async () =>
+        (
+          await c.createTask(
+            { type: 'race', title: 'racing' },
+            { name: 'test', agentId: null, role: 'system' },
+          )
+        ).task.id,
       async (id) => (await c.getTask(id)).status,
     );
     console.log(
       `stdio: ${ROUNDS} rounds, ${cancelled} calls cancelled, ${lostAnswers} of them after the claim (task handed back by the next call), ${handedBack} held tasks handed back in all`,
     );
     expect(cancelled).toBeGreaterThan(0);
-    expect((await c.store.countTasks()).in_progress).toBe(0);
+    expect((await c.countTasks()).in_progress).toBe(0);
   }, 120_000);
 
   it(`through cns serve with cns mcp --server (${ROUNDS} rounds)`, async () => {
@@ -126,6 +132,6 @@ describe('a task_next cancelled as the task is claimed strands nothing', () => {
       `--server: ${ROUNDS} rounds, ${cancelled} calls cancelled, ${lostAnswers} of them after the claim (task handed back by the next call), ${handedBack} held tasks handed back in all`,
     );
     expect(cancelled).toBeGreaterThan(0);
-    expect((await server.server.coordinator.store.countTasks()).in_progress).toBe(0);
+    expect((await server.server.coordinator.countTasks()).in_progress).toBe(0);
   }, 120_000);
 });

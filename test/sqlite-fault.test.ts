@@ -27,7 +27,7 @@ describe('sqlite: agents killed with SIGKILL at random points', () => {
     const deadline = Date.now() + 120_000;
     // Every 100-300 ms, kill a worker that holds a task (mid-task) and start a new one, until done.
     while (Date.now() < deadline) {
-      const counts = await cns.store.countTasks();
+      const counts = await cns.countTasks();
       if (counts.completed === TASKS) break;
       await new Promise((r) => setTimeout(r, 100 + rand(200)));
       if (kills >= 20) continue;
@@ -43,7 +43,7 @@ describe('sqlite: agents killed with SIGKILL at random points', () => {
     }
     for (const w of workers) w.kill('SIGKILL');
 
-    const counts = await cns.store.countTasks();
+    const counts = await cns.countTasks();
     expect(counts.completed).toBe(TASKS);
     const perTask = new Map<number, number>();
     let after = 0;

@@ -33,7 +33,7 @@ describe('sqlite: many OS processes on one file', () => {
     expect(staleRejected).toBeGreaterThan(0);
     expect(reports.filter((r) => r.completed.length > 0).length).toBeGreaterThan(1);
 
-    const counts = await cns.store.countTasks();
+    const counts = await cns.countTasks();
     expect(counts.completed).toBe(TASKS);
     const completions = await countEvents(cns, 'task.completed');
     expect(completions).toBe(TASKS);

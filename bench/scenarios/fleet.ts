@@ -70,7 +70,7 @@ async function once(env: BenchEnv, o: FleetOptions): Promise<FleetRunResult> {
         type: 'fleet',
         title: `held ${i + k}`,
       }));
-      await cns.createTasks({ tasks, actor: 'bench' });
+      await cns.createTasks({ tasks, actor: { name: 'bench', agentId: null, role: 'system' } });
     }
     const tokens = new Map<number, string>();
     for (let g = 0; g < o.held; g++) {

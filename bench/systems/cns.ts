@@ -8,6 +8,7 @@ import pg from 'pg';
 import { openCoordinator } from '../../src/coordinator/open-coordinator.js';
 import { CLAIM } from '../../src/store/postgres/sql.js';
 import { PLANNER_SETTINGS } from '../../src/store/postgres/postgres-store.js';
+import type { Actor } from '../../src/coordinator/api-types.js';
 import type { Coordinator } from '../../src/coordinator/coordinator.js';
 import type { Agent } from '../../src/core/types.js';
 import { projectVersion } from '../lib/machine.js';
@@ -39,11 +40,14 @@ export async function freshCnsDb(
   return { db: fresh.url, drop: fresh.drop };
 }
 
+/** Who queues the benchmark's tasks. */
+export const BENCH: Actor = { name: 'bench', agentId: null, role: 'system' };
+
 export async function enqueueCns(cns: Coordinator, n: number, type = 'bench'): Promise<number[]> {
   const ids: number[] = [];
   for (let i = 0; i < n; i += 1000) {
     const tasks = Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ type, title: `task ${i + k}` }));
-    const res = await cns.createTasks({ tasks, actor: 'bench' });
+    const res = await cns.createTasks({ tasks, actor: BENCH });
     for (const t of res.tasks) ids.push(t.id);
   }
   return ids;
@@ -250,7 +254,7 @@ export function cnsWake(db: DbKind, crossProcess = false): WakeSystem {
           };
         },
         async enqueue(key) {
-          await producer.createTask({ type: 'wake', title: `wake ${key}`, input: { key } }, 'bench');
+          await producer.createTask({ type: 'wake', title: `wake ${key}`, input: { key } }, BENCH);
         },
         async stop(keys) {
           const completed = await stopWaiter();

@@ -6,13 +6,14 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { Actor } from '../coordinator/api-types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
+import { parseDatabaseLocation } from '../coordinator/database.js';
 import { openCoordinator } from '../coordinator/open-coordinator.js';
 import { resolveConfig, type CnsConfig, type ConfigInput } from '../core/config.js';
 import { CnsError, InvalidInputError } from '../core/errors.js';
 import { parseId } from '../core/ids.js';
 import type { Json } from '../core/types.js';
-import { parseStoreLocation } from '../store/open.js';
 
 /** The global options (`cns --db …`) and any config overrides a command adds (e.g. `--lease-ms`). */
 export interface GlobalOptions extends ConfigInput {
@@ -65,7 +66,7 @@ export async function openFromOptions(
   options: OpenFromOptions = {},
 ): Promise<Coordinator> {
   const config = configFromOptions(globalOpts);
-  const loc = parseStoreLocation(config.db);
+  const loc = parseDatabaseLocation(config.db);
   if (loc.kind === 'sqlite' && loc.path !== ':memory:' && !existsSync(loc.path)) {
     const explicit = globalOpts.db !== undefined || (process.env.CNS_DB ?? '') !== '';
     if (!explicit && !options.create) {
@@ -103,6 +104,22 @@ export async function withCoordinator<T>(
   } finally {
     await coordinator.close();
   }
+}
+
+// ── who acts ────────────────────────────────────────────────────────────────────────────────────
+
+/** Who a command acts as when `--as` is not given (recorded in the events). */
+export const DEFAULT_ACTOR = 'cli';
+
+/** The `--as` option's help (the commands that record who acts). */
+export const AS_HELP = `who acts: recorded in the events; if an agent has this name, the command acts as that agent (it cannot then review its own work) (default "${DEFAULT_ACTOR}")`;
+
+/**
+ * The actor of a command, resolved once: `--as NAME` (default "cli") with a supervisor's
+ * authority, and the id of the agent of that name if one has registered.
+ */
+export function resolveActor(c: Coordinator, name: string | undefined): Promise<Actor> {
+  return c.resolveActor(name ?? DEFAULT_ACTOR, 'supervisor');
 }
 
 // ── argument parsing (errors are InvalidInputError → exit 2) ──────────────────────────────────────

@@ -1,8 +1,8 @@
 import { LeaseLostError, NotFoundError } from '../core/errors.js';
 import type { Agent, ClaimedTask, Json, Task } from '../core/types.js';
 import type { AgentRef, AgentRegistration, ProgressInput } from '../store/store.js';
+import type { Actor, ClaimOptions, ClaimOutcome } from './api-types.js';
 import type { CnsApi } from './cns-api.js';
-import type { ClaimOptions, ClaimOutcome } from './coordinator.js';
 
 /**
  * A live agent: one session of it (DESIGN.md §4.3). Registered on start, which mints the session;
@@ -52,6 +52,11 @@ export class AgentSession {
   /** The agent as last seen, with this session's id (claims are made for this session). */
   get agent(): Agent & AgentRef {
     return { ...this.current, session: this.sessionId };
+  }
+
+  /** The agent as the one who acts (in events, and as a reviewer: an author cannot review its own work). */
+  get actor(): Actor {
+    return { name: this.current.name, agentId: this.current.id, role: 'agent' };
   }
 
   /** Ids of the tasks this session holds. */
@@ -141,7 +146,7 @@ export class AgentSession {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.coordinator.deregisterAgent(this.current.id, this.sessionId, this.current.name);
+    await this.coordinator.deregisterAgent(this.current.id, this.sessionId, this.actor);
     this.claims.clear();
   }
 

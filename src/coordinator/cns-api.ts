@@ -4,8 +4,11 @@
  * `HttpCnsApi` (src/http/http-client.ts: over a remote `cns serve`). So `cns mcp` runs the same
  * code whether it opens a database or talks to a server.
  *
- * Over HTTP, who acts is the token's identity: `actor` arguments and the agent passed to
- * `claimNext` are decided by the server, not by the caller.
+ * Who acts is an `Actor` (api-types.ts), resolved once per request by the front and passed down.
+ * Over HTTP, who acts is the token's identity: `actor` arguments (the reviewer too) and the agent
+ * passed to `claimNext` are decided by the server, not by the caller.
+ *
+ * Its types come from api-types.ts, never from an implementation.
  */
 import type { NewTask, NewWorkflow } from '../core/batch.js';
 import type { CnsConfig } from '../core/config.js';
@@ -19,7 +22,7 @@ import type {
   ProgressInput,
   TaskFilter,
 } from '../store/store.js';
-import type { ClaimOptions, ClaimOutcome, FleetStatus, TaskDetail } from './coordinator.js';
+import type { Actor, ClaimOptions, ClaimOutcome, FleetStatus, ReviewInput, TaskDetail } from './api-types.js';
 import type { Explanation } from './explain.js';
 
 /** The settings a front reads. `db` names where the data lives (a path, a URL, or a server URL). */
@@ -33,17 +36,20 @@ export interface CnsApi {
   registerAgent(input: AgentRegistration): Promise<Agent>;
   /** Marks the agent alive and renews the leases its `session` holds (each by its own length). */
   heartbeat(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }>;
-  /** Ends the session: releases what it holds; deregisters the agent if it is its current session. */
-  deregisterAgent(agentId: number, session: string | null, actor?: string): Promise<{ released: number[] }>;
+  /**
+   * Ends the session: releases what it holds; deregisters the agent if it is its current session.
+   * `actor`: who ends it (default: the agent itself).
+   */
+  deregisterAgent(agentId: number, session: string | null, actor?: Actor): Promise<{ released: number[] }>;
   getAgent(ref: number | string): Promise<Agent>;
   listAgents(): Promise<Agent[]>;
 
   // creating and reading
   createTask(
     task: NewTask & { workflowId?: number },
-    actor: string,
+    actor: Actor,
   ): Promise<{ task: Task; created: boolean }>;
-  createWorkflow(workflow: NewWorkflow & { tasks: NewTask[] }, actor: string): Promise<CreateTasksResult>;
+  createWorkflow(workflow: NewWorkflow & { tasks: NewTask[] }, actor: Actor): Promise<CreateTasksResult>;
   getTask(id: number): Promise<Task>;
   getTaskDetail(id: number, options?: { eventLimit?: number }): Promise<TaskDetail>;
   listTasks(filter?: TaskFilter): Promise<Page<Task>>;
@@ -62,14 +68,12 @@ export interface CnsApi {
   release(taskId: number, leaseToken: string, reason?: string): Promise<Task>;
 
   // the supervisor's side
-  assign(taskId: number, agentRef: number | string, actor: string): Promise<Task>;
-  review(
-    taskId: number,
-    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
-  ): Promise<Task>;
-  cancel(taskId: number, actor: string, reason?: string): Promise<Task[]>;
-  cancelWorkflow(workflowId: number, actor: string, reason?: string): Promise<Task[]>;
-  retry(taskId: number, actor: string): Promise<Task>;
+  assign(taskId: number, agentRef: number | string, actor: Actor): Promise<Task>;
+  /** Approve or request changes; the reviewer may not be the author of the result. */
+  review(taskId: number, input: ReviewInput): Promise<Task>;
+  cancel(taskId: number, actor: Actor, reason?: string): Promise<Task[]>;
+  cancelWorkflow(workflowId: number, actor: Actor, reason?: string): Promise<Task[]>;
+  retry(taskId: number, actor: Actor): Promise<Task>;
 
   /**
    * Re-evaluate `check` whenever something changes (at least every poll interval) until it returns

@@ -4,13 +4,12 @@ import { InvalidInputError, NotFoundError } from '../core/errors.js';
 import { type TaskStatus, TASK_STATUSES } from '../core/status.js';
 import type {
   Agent,
-  Attempt,
   ClaimedTask,
   CnsEvent,
-  DependencyResult,
   Json,
   Millis,
   Task,
+  TokenRecord,
   Workflow,
 } from '../core/types.js';
 import type {
@@ -18,6 +17,7 @@ import type {
   AgentRegistration,
   CreateTasksResult,
   EventFilter,
+  NewToken,
   Page,
   ProgressInput,
   ReapResult,
@@ -26,6 +26,15 @@ import type {
   TaskFilter,
   TaskState,
 } from '../store/store.js';
+import type {
+  Actor,
+  ActorRole,
+  ClaimOptions,
+  ClaimOutcome,
+  FleetStatus,
+  ReviewInput,
+  TaskDetail,
+} from './api-types.js';
 import { ChangeSignal } from './change-signal.js';
 import type { CnsApi } from './cns-api.js';
 import { events } from './events.js';
@@ -40,53 +49,33 @@ import {
   decideRetry,
   decideReview,
   leaseLost as leaseLostError,
-  type Reviewer,
 } from './lifecycle.js';
+
+export type {
+  Actor,
+  ActorRole,
+  ClaimOptions,
+  ClaimOutcome,
+  FleetStatus,
+  ReviewInput,
+  TaskDetail,
+} from './api-types.js';
 
 /** Lease snapshots kept for the agents' writes (see Coordinator.leases); the oldest go first. */
 const LEASES_KEPT = 10_000;
 
-export interface ClaimOptions {
-  /** How long to wait for a claimable task, in ms. 0 (default) returns at once. Capped by config.waitMaxMs. */
-  waitMs?: number;
-  /** Ends the wait early (the call then returns without claiming). */
-  signal?: AbortSignal;
-  /** Called about once a second while waiting, with the time waited so far (MCP progress notifications). */
-  onWaiting?: (waitedMs: number) => void;
-  /** Lease length for this claim. Default config.policy.leaseMs. */
-  leaseMs?: number;
-}
-
-export type ClaimOutcome =
-  | {
-      claimed: ClaimedTask;
-      /** True when the task was already held by this session (returned again, not claimed anew). */
-      resumed?: boolean;
-      reason?: undefined;
-    }
-  | { claimed: null; reason: string; resumed?: undefined };
-
-export interface TaskDetail {
-  task: Task;
-  dependencies: DependencyResult[];
-  dependents: number[];
-  attempts: Attempt[];
-  events: CnsEvent[];
-  explanation: Explanation;
-}
-
-export interface FleetStatus {
-  at: Millis;
-  backend: Store['backend'];
-  agents: Agent[];
-  counts: Record<TaskStatus, number>;
-  /** Non-final tasks that are not moving, with the reason (held by an offline agent, no live agent, …). */
-  stuck: Explanation[];
-}
+/**
+ * Who acts, as the Coordinator's methods accept it: an Actor, or — deprecated, for callers not yet
+ * moved to Actors — a bare name, which stands for `{ name, agentId: null, role: 'system' }`.
+ */
+export type ActorLike = Actor | string;
 
 /**
- * The service layer: everything the fronts (CLI, MCP, HTTP) do goes through here. Backend-agnostic:
- * it adds waits and wake-ups, the lease reaper, validation and explanations on top of a Store.
+ * The service layer: everything the fronts (CLI, MCP, HTTP) do goes through here — it is the only
+ * way in: the Store is private to it, and the fronts import no store module at runtime (ESLint
+ * enforces it). Backend-agnostic: it adds waits and wake-ups, the lease reaper, validation and
+ * explanations on top of a Store. Methods that record who acts take an `Actor`, which each front
+ * resolves once per request (api-types.ts).
  */
 export class Coordinator implements CnsApi {
   readonly changes: ChangeSignal;
@@ -101,7 +90,7 @@ export class Coordinator implements CnsApi {
   private readonly leases = new Map<string, TaskState>();
 
   constructor(
-    readonly store: Store,
+    private readonly store: Store,
     readonly config: Readonly<CnsConfig>,
     options: { reaper?: boolean; onError?: (err: unknown) => void } = {},
   ) {
@@ -116,6 +105,16 @@ export class Coordinator implements CnsApi {
     await this.reaper.stop();
     this.changes.close();
     await this.store.close();
+  }
+
+  /** The backend the data lives on. */
+  get backend(): Store['backend'] {
+    return this.store.backend;
+  }
+
+  /** The time as the store keeps it (PostgreSQL without an injected clock: the database server's). */
+  now(): Promise<Millis> {
+    return this.store.now();
   }
 
   // ── agents ──────────────────────────────────────────────────────────────────────────────────
@@ -148,21 +147,19 @@ export class Coordinator implements CnsApi {
   async deregisterAgent(
     agentId: number,
     session: string | null,
-    actor = 'agent',
+    actor?: ActorLike,
   ): Promise<{ released: number[] }> {
     const agent = await this.getAgent(agentId);
+    // By default the agent ends its own session.
+    const by = actor === undefined ? agent.name : actorOf(actor).name;
     const released = await this.store.transition({ heldBy: { agentId, session } }, (tasks) => ({
       changes: tasks.map((t) =>
-        decideRelease(
-          t,
-          t.lease?.token ?? null,
-          events.releasedByDeregistration({ id: agentId, name: actor }),
-        ),
+        decideRelease(t, t.lease?.token ?? null, events.releasedByDeregistration({ id: agentId, name: by })),
       ),
     }));
     const ids = released.map((t) => t.id);
     for (const t of released) this.forget(t.id);
-    await this.store.endSession(agentId, session, events.agentDeregistered(agent, actor, ids));
+    await this.store.endSession(agentId, session, events.agentDeregistered(agent, by, ids));
     return { released: ids };
   }
 
@@ -172,9 +169,28 @@ export class Coordinator implements CnsApi {
   }
 
   async getAgent(ref: number | string): Promise<Agent> {
-    const agent = await this.store.getAgent(ref);
+    const agent = await this.findAgent(ref);
     if (!agent) throw new NotFoundError('agent', ref);
     return agent;
+  }
+
+  /** The agent with this id or name (deregistered ones included), or null. */
+  findAgent(ref: number | string): Promise<Agent | null> {
+    return this.store.getAgent(ref);
+  }
+
+  /**
+   * The actor a name stands for: that name, with the id of the agent of that name if one was ever
+   * registered (agent names are unique, and an agent keeps its id), else no agent. The fronts call
+   * it once per request for a person or a supervisor named by a flag or a token.
+   */
+  async resolveActor(name: string, role: ActorRole): Promise<Actor> {
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 128)
+      throw new InvalidInputError(
+        `who acts must be a name of 1-128 characters (got ${JSON.stringify(name)})`,
+      );
+    const agent = await this.findAgent(name);
+    return { name, agentId: agent?.id ?? null, role };
   }
 
   listAgents(): Promise<Agent[]> {
@@ -186,7 +202,7 @@ export class Coordinator implements CnsApi {
   /** Create one task (optionally inside an existing workflow). */
   async createTask(
     task: NewTask & { workflowId?: number },
-    actor: string,
+    actor: ActorLike,
   ): Promise<{ task: Task; created: boolean }> {
     const { workflowId, ...rest } = task;
     const res = await this.createTasks({ tasks: [rest], workflowId, actor });
@@ -194,7 +210,7 @@ export class Coordinator implements CnsApi {
   }
 
   /** Create a workflow and its tasks (dependencies by local refs) in one transaction. */
-  createWorkflow(workflow: NewWorkflow & { tasks: NewTask[] }, actor: string): Promise<CreateTasksResult> {
+  createWorkflow(workflow: NewWorkflow & { tasks: NewTask[] }, actor: ActorLike): Promise<CreateTasksResult> {
     const { tasks, ...wf } = workflow;
     return this.createTasks({ workflow: wf, tasks, actor });
   }
@@ -203,9 +219,9 @@ export class Coordinator implements CnsApi {
     workflow?: NewWorkflow;
     workflowId?: number;
     tasks: NewTask[];
-    actor: string;
+    actor: ActorLike;
   }): Promise<CreateTasksResult> {
-    const batch = normalizeBatch(input, this.config.policy);
+    const batch = normalizeBatch({ ...input, actor: actorOf(input.actor).name }, this.config.policy);
     return this.store.createTasks(batch, {
       workflow: batch.workflow ? events.workflowCreated(batch.actor, batch.workflow.name.trim()) : null,
       tasks: batch.tasks.map((t) => events.taskCreated(batch.actor, t.title)),
@@ -252,6 +268,21 @@ export class Coordinator implements CnsApi {
 
   listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
     return this.store.listEvents(filter);
+  }
+
+  /** The newest events matching the filter, oldest first (`limit` of them, default 100). */
+  listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
+    return this.store.listLatestEvents(filter);
+  }
+
+  /** The id of the newest event, 0 when there is none: where a feed "from now" starts. */
+  async latestEventId(): Promise<number> {
+    return (await this.store.listLatestEvents({ limit: 1 }))[0]?.id ?? 0;
+  }
+
+  /** Task counts by status (of one workflow, or all). */
+  countTasks(filter: { workflowId?: number } = {}): Promise<Record<TaskStatus, number>> {
+    return this.store.countTasks(filter);
   }
 
   async explain(id: number): Promise<Explanation> {
@@ -361,10 +392,11 @@ export class Coordinator implements CnsApi {
     }
   }
 
-  async assign(taskId: number, agentRef: number | string, actor: string): Promise<Task> {
+  async assign(taskId: number, agentRef: number | string, actor: ActorLike): Promise<Task> {
     const agent = await this.getAgent(agentRef);
+    const by = actorOf(actor).name;
     const [task] = await this.store.transition({ taskId }, ([t]) => ({
-      changes: [decideAssign(t!, agent, actor)],
+      changes: [decideAssign(t!, agent, by)],
     }));
     return task!;
   }
@@ -420,33 +452,47 @@ export class Coordinator implements CnsApi {
 
   // ── the supervisor's side ───────────────────────────────────────────────────────────────────
 
+  /**
+   * Approve, or request changes with feedback. The reviewer may not be the task's author (its
+   * agent id or name): lifecycle.decideReview.
+   */
   async review(
     taskId: number,
-    input: { reviewer: string; reviewerAgentId?: number | null; approve: boolean; feedback?: string },
+    input: Omit<ReviewInput, 'reviewer'> & {
+      reviewer: ActorLike;
+      /** @deprecated with a bare reviewer name only: its agent id. Pass an Actor instead. */
+      reviewerAgentId?: number | null;
+    },
   ): Promise<Task> {
     if (!input.approve && (!input.feedback || input.feedback.trim() === '')) {
       throw new InvalidInputError('requesting changes needs feedback: say what to change');
     }
-    const reviewer: Reviewer = { name: input.reviewer, agentId: input.reviewerAgentId ?? null };
+    const actor = actorOf(input.reviewer);
+    const reviewer = {
+      name: actor.name,
+      agentId: typeof input.reviewer === 'string' ? (input.reviewerAgentId ?? null) : actor.agentId,
+    };
     const [task] = await this.store.transition({ taskId }, ([t]) => ({
       changes: [decideReview(t!, { reviewer, approve: input.approve, feedback: input.feedback })],
     }));
     return task!;
   }
 
-  cancel(taskId: number, actor: string, reason?: string): Promise<Task[]> {
+  cancel(taskId: number, actor: ActorLike, reason?: string): Promise<Task[]> {
+    const by = actorOf(actor).name;
     return this.store.transition({ withDependents: taskId }, (tasks) => ({
-      changes: tasks.map((t) => decideCancel(t, { actor, reason: reason ?? null, rootId: taskId })),
+      changes: tasks.map((t) => decideCancel(t, { actor: by, reason: reason ?? null, rootId: taskId })),
     }));
   }
 
-  async cancelWorkflow(workflowId: number, actor: string, reason?: string): Promise<Task[]> {
+  async cancelWorkflow(workflowId: number, actor: ActorLike, reason?: string): Promise<Task[]> {
+    const by = actorOf(actor).name;
     return this.store.transition({ workflowId }, (tasks) => ({
-      changes: tasks.map((t) => decideCancel(t, { actor, reason: reason ?? null, rootId: null })),
+      changes: tasks.map((t) => decideCancel(t, { actor: by, reason: reason ?? null, rootId: null })),
       events: [
         {
           ...events.workflowCancelled(
-            actor,
+            by,
             reason ?? null,
             tasks.map((t) => t.id),
           ),
@@ -456,14 +502,41 @@ export class Coordinator implements CnsApi {
     }));
   }
 
-  async retry(taskId: number, actor: string): Promise<Task> {
-    const [task] = await this.store.transition({ taskId }, ([t]) => ({ changes: [decideRetry(t!, actor)] }));
+  async retry(taskId: number, actor: ActorLike): Promise<Task> {
+    const by = actorOf(actor).name;
+    const [task] = await this.store.transition({ taskId }, ([t]) => ({ changes: [decideRetry(t!, by)] }));
     return task!;
   }
 
   /** One sweep of the lease reaper now (its failure thrown): expired leases, silent agents. */
   reap(): Promise<ReapResult> {
     return this.reaper.reapNow();
+  }
+
+  // ── API tokens (of `cns serve`; minted and checked by src/http/tokens.ts) ────────────────────
+
+  /** Stores a token (only its secret's hash). */
+  createToken(input: NewToken): Promise<TokenRecord> {
+    return this.store.createToken(input);
+  }
+
+  listTokens(): Promise<TokenRecord[]> {
+    return this.store.listTokens();
+  }
+
+  /** Revokes a token (NotFoundError for an unknown id); revoking again keeps the first time. */
+  revokeToken(id: number): Promise<TokenRecord> {
+    return this.store.revokeToken(id);
+  }
+
+  /** The token with this secret hash (revoked ones included), or null. */
+  findTokenByHash(secretHash: string): Promise<TokenRecord | null> {
+    return this.store.findTokenByHash(secretHash);
+  }
+
+  /** Records that a token was used now. */
+  touchToken(id: number): Promise<void> {
+    return this.store.touchToken(id);
   }
 
   // ── leases ──────────────────────────────────────────────────────────────────────────────────
@@ -541,6 +614,11 @@ export class Coordinator implements CnsApi {
       await this.changes.waitSince(version, this.config.pollBackstopMs, signal);
     }
   }
+}
+
+/** A bare name (deprecated) is an actor that is no agent. */
+function actorOf(actor: ActorLike): Actor {
+  return typeof actor === 'string' ? { name: actor, agentId: null, role: 'system' } : actor;
 }
 
 /** What a holder's decisions read of a task (the author and open dependencies do not matter there). */

@@ -58,7 +58,7 @@ export function registrationFor(
 
 /** The token's agent, registered now if it is unknown or deregistered. */
 export async function ensureAgent(cns: Coordinator, principal: Principal): Promise<Agent> {
-  const existing = await cns.store.getAgent(principal.agent!.name);
+  const existing = await cns.findAgent(principal.agent!.name);
   if (existing && existing.deregisteredAt === null) return existing;
   return cns.registerAgent(registrationFor(principal));
 }
@@ -115,9 +115,9 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
   router.post('/api/agent/deregister', async (ctx) => {
     const p = agentOnly(ctx, 'deregistering');
     const input = await ctx.body();
-    const agent = await cns.store.getAgent(p.agent!.name);
+    const agent = await cns.findAgent(p.agent!.name);
     if (!agent) return { released: [] };
-    return cns.deregisterAgent(agent.id, sessionOf(input, agent), agent.name);
+    return cns.deregisterAgent(agent.id, sessionOf(input, agent), { ...p.actor, agentId: agent.id });
   });
 
   router.post('/api/agent/claim', async (ctx) => {

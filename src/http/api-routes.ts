@@ -68,7 +68,7 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
       agent: p.agent,
       server: {
         version: deps.version,
-        backend: cns.store.backend,
+        backend: cns.backend,
         leaseMs: cns.config.policy.leaseMs,
         heartbeatIntervalMs: cns.config.heartbeatIntervalMs,
         waitDefaultMs: cns.config.waitDefaultMs,
@@ -160,7 +160,7 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
       kinds: queryList(url, 'kind') as EventKind[] | undefined,
       limit: queryInt(url, 'limit', 1, 1000),
     };
-    if (queryFlag(url, 'newest')) return { events: await cns.store.listLatestEvents(filter) };
+    if (queryFlag(url, 'newest')) return { events: await cns.listLatestEvents(filter) };
     const after = queryInt(url, 'after', 0, Number.MAX_SAFE_INTEGER);
     const wait = queryInt(url, 'wait', 0, EVENTS_WAIT_MAX_MS) ?? 0;
     const read = async () => {
@@ -183,7 +183,7 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
         workflowId:
           workflowId === undefined || workflowId === null ? undefined : idOf(String(workflowId), 'workflow'),
       },
-      p.name,
+      p.actor,
     );
     return reply(res.created ? 201 : 200, res);
   });
@@ -200,7 +200,7 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
         metadata: optionalObject(input, 'metadata') as NewTask['metadata'],
         tasks: input.tasks as NewTask[],
       },
-      p.name,
+      p.actor,
     );
     return reply(201, res);
   });
@@ -211,8 +211,7 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
     const approve = optionalBool(input, 'approve');
     if (approve === undefined) throw new InvalidInputError('approve is required (true or false)');
     const task = await cns.review(idOf(params.id, 'task'), {
-      reviewer: p.name,
-      reviewerAgentId: null,
+      reviewer: p.actor,
       approve,
       feedback: optionalText(input, 'feedback', 20_000),
     });
@@ -222,12 +221,12 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
   router.post('/api/tasks/:id/cancel', async ({ principal, params, body }) => {
     const p = requireRole(principal, SUPERVISING, 'cancelling');
     const reason = optionalText(await body(), 'reason', 2_000);
-    return { tasks: await cns.cancel(idOf(params.id, 'task'), p.name, reason) };
+    return { tasks: await cns.cancel(idOf(params.id, 'task'), p.actor, reason) };
   });
 
   router.post('/api/tasks/:id/retry', async ({ principal, params }) => {
     const p = requireRole(principal, SUPERVISING, 'retrying');
-    return { task: await cns.retry(idOf(params.id, 'task'), p.name) };
+    return { task: await cns.retry(idOf(params.id, 'task'), p.actor) };
   });
 
   router.post('/api/tasks/:id/assign', async ({ principal, params, body }) => {
@@ -240,7 +239,7 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
       task: await cns.assign(
         idOf(params.id, 'task'),
         typeof agent === 'string' ? agentRef(agent) : agent,
-        p.name,
+        p.actor,
       ),
     };
   });
@@ -248,21 +247,21 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
   router.post('/api/workflows/:id/cancel', async ({ principal, params, body }) => {
     const p = requireRole(principal, SUPERVISING, 'cancelling');
     const reason = optionalText(await body(), 'reason', 2_000);
-    return { tasks: await cns.cancelWorkflow(idOf(params.id, 'workflow'), p.name, reason) };
+    return { tasks: await cns.cancelWorkflow(idOf(params.id, 'workflow'), p.actor, reason) };
   });
 
   // ── tokens (admin) ─────────────────────────────────────────────────────────────────────────────
 
   router.get('/api/tokens', async ({ principal }) => {
     requireRole(principal, ['admin'], 'managing tokens');
-    return { tokens: await cns.store.listTokens() };
+    return { tokens: await cns.listTokens() };
   });
 
   router.post('/api/tokens', async ({ principal, body }) => {
     requireRole(principal, ['admin'], 'managing tokens');
     const input = await body();
     const role = requiredText(input, 'role', 20) as TokenRole;
-    const { token, secret } = await issueToken(cns.store, {
+    const { token, secret } = await issueToken(cns, {
       role,
       name: optionalText(input, 'name', 128),
       agentName: optionalText(input, 'agentName', 128),
@@ -274,7 +273,7 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
 
   router.delete('/api/tokens/:id', async ({ principal, params }) => {
     requireRole(principal, ['admin'], 'managing tokens');
-    return { token: await cns.store.revokeToken(idOf(params.id, 'token')) };
+    return { token: await cns.revokeToken(idOf(params.id, 'token')) };
   });
 }
 

@@ -1,12 +1,14 @@
 /**
  * Who is calling, and may they: bearer tokens (or the dashboard's session cookie) → a principal
- * with a role; role checks; and the Host / Origin checks that keep a browser page on another site
+ * with a role and the `Actor` it acts as (resolved here, once per request, and passed down to the
+ * coordinator); role checks; and the Host / Origin checks that keep a browser page on another site
  * (DNS rebinding, CSRF) from using the server.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Actor } from '../coordinator/api-types.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
 import { findLiveToken } from './tokens.js';
 import type { TokenRecord, TokenRole } from '../core/types.js';
-import type { Store } from '../store/store.js';
 import { HttpError } from './http-errors.js';
 
 /** The name of the dashboard's session cookie (HttpOnly, SameSite=Strict; its value is the token). */
@@ -14,6 +16,9 @@ export const SESSION_COOKIE = 'cns_session';
 
 /** How often a token's lastUsedAt is written at most (a write per request would be wasteful). */
 const TOUCH_EVERY_MS = 60_000;
+
+/** Agent ids remembered by name (an agent keeps its id for good), at most this many. */
+const AGENT_IDS_KEPT = 10_000;
 
 /** The authenticated caller. */
 export interface Principal {
@@ -23,6 +28,12 @@ export interface Principal {
   name: string;
   /** Agent tokens: the agent identity, type and allowed capabilities. */
   agent: { name: string; type: string; capabilities: string[] } | null;
+  /**
+   * Who acts for this request. An agent token: its agent (the agent's id once it has registered).
+   * A supervisor or admin token: the token's name, with the id of the agent of that name if one
+   * has registered (else null), as for `cns … --as NAME`: a name is one identity in cns.
+   */
+  actor: Actor;
   /** How the token came: the Authorization header or the session cookie. */
   via: 'bearer' | 'cookie';
   /** The presented secret (the MCP front passes it on as auth info). */
@@ -31,8 +42,11 @@ export interface Principal {
 
 export class Authenticator {
   private readonly touched = new Map<number, number>();
+  private readonly agentIds = new Map<string, number>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly coordinator: Pick<Coordinator, 'findTokenByHash' | 'touchToken' | 'findAgent'>,
+  ) {}
 
   /** The principal of the request, or null when it presents no credentials. 401 for bad ones. */
   async identify(req: IncomingMessage): Promise<Principal | null> {
@@ -58,17 +72,18 @@ export class Authenticator {
 
   /** The principal a secret stands for, or null when it is unknown or revoked. */
   async verify(secret: string, via: Principal['via'] = 'bearer'): Promise<Principal | null> {
-    const token = await findLiveToken(this.store, secret);
+    const token = await findLiveToken(this.coordinator, secret);
     if (!token) return null;
     const now = Date.now();
     if (now - (this.touched.get(token.id) ?? 0) >= TOUCH_EVERY_MS) {
       this.touched.set(token.id, now);
-      void this.store.touchToken(token.id).catch(() => {});
+      void this.coordinator.touchToken(token.id).catch(() => {});
     }
     return {
       token,
       role: token.role,
       name: token.name,
+      actor: await this.actorOf(token),
       agent:
         token.role === 'agent'
           ? {
@@ -80,6 +95,20 @@ export class Authenticator {
       via,
       secret,
     };
+  }
+
+  /** The Actor a token acts as: its agent (agent tokens) or its name (see Principal.actor). */
+  private async actorOf(token: TokenRecord): Promise<Actor> {
+    const name = token.role === 'agent' ? (token.agentName ?? token.name) : token.name;
+    let agentId = this.agentIds.get(name) ?? null;
+    if (agentId === null) {
+      agentId = (await this.coordinator.findAgent(name))?.id ?? null;
+      if (agentId !== null) {
+        if (this.agentIds.size >= AGENT_IDS_KEPT) this.agentIds.clear();
+        this.agentIds.set(name, agentId);
+      }
+    }
+    return { name, agentId, role: token.role };
   }
 }
 

@@ -28,7 +28,7 @@ export function registerEventStream(
       typeof lastEventId === 'string' && /^\d+$/.test(lastEventId.trim())
         ? Number(lastEventId.trim())
         : queryInt(url, 'after', 0, Number.MAX_SAFE_INTEGER);
-    if (after === undefined) after = (await cns.store.listLatestEvents({ limit: 1 }))[0]?.id ?? 0;
+    if (after === undefined) after = await cns.latestEventId();
 
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

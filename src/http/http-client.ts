@@ -7,7 +7,14 @@
  */
 import type { NewTask, NewWorkflow } from '../core/batch.js';
 import type { CnsApi, CnsApiConfig } from '../coordinator/cns-api.js';
-import type { ClaimOptions, ClaimOutcome, FleetStatus, TaskDetail } from '../coordinator/coordinator.js';
+import type {
+  Actor,
+  ClaimOptions,
+  ClaimOutcome,
+  FleetStatus,
+  ReviewInput,
+  TaskDetail,
+} from '../coordinator/api-types.js';
 import type { Explanation } from '../coordinator/explain.js';
 import {
   CnsError,
@@ -255,16 +262,17 @@ export class HttpCnsApi implements CnsApi {
     return (await this.call<{ task: Task }>('POST', `/api/tasks/${taskId}/assign`, { agent: agentRef })).task;
   }
 
-  async review(taskId: number, input: { approve: boolean; feedback?: string }): Promise<Task> {
+  /** The reviewer is the token's identity (the server decides); `input.reviewer` is not sent. */
+  async review(taskId: number, input: Omit<ReviewInput, 'reviewer'>): Promise<Task> {
     const body = { approve: input.approve, feedback: input.feedback };
     return (await this.call<{ task: Task }>('POST', `/api/tasks/${taskId}/review`, body)).task;
   }
 
-  async cancel(taskId: number, _actor: string, reason?: string): Promise<Task[]> {
+  async cancel(taskId: number, _actor: Actor, reason?: string): Promise<Task[]> {
     return (await this.call<{ tasks: Task[] }>('POST', `/api/tasks/${taskId}/cancel`, { reason })).tasks;
   }
 
-  async cancelWorkflow(workflowId: number, _actor: string, reason?: string): Promise<Task[]> {
+  async cancelWorkflow(workflowId: number, _actor: Actor, reason?: string): Promise<Task[]> {
     return (await this.call<{ tasks: Task[] }>('POST', `/api/workflows/${workflowId}/cancel`, { reason }))
       .tasks;
   }

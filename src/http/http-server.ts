@@ -12,6 +12,7 @@ import { openCoordinator } from '../coordinator/open-coordinator.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { ConfigInput } from '../core/config.js';
 import { InvalidInputError } from '../core/errors.js';
+import { allowedActions, isTaskStatus, type TaskStatus } from '../core/status.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerApiRoutes } from './api-routes.js';
 import { Authenticator, HostPolicy, type Principal } from './auth.js';
@@ -66,7 +67,7 @@ export function createHttpHandler(coordinator: Coordinator, options: HttpHandler
   const version = options.version ?? packageVersion();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const hosts = new HostPolicy(options.host ?? DEFAULT_HOST, options.allowedHosts ?? []);
-  const auth = new Authenticator(coordinator.store);
+  const auth = new Authenticator(coordinator);
   const dashboardDir = findDashboardDir(options.dashboardDir);
   const closing = new AbortController();
   const running = new Set<Promise<void>>();
@@ -260,14 +261,18 @@ function tooLarge(max: number): HttpError {
   return new HttpError(413, 'too_large', `the request body is larger than ${max} bytes`, { maxBytes: max });
 }
 
-/** JSON with lease tokens left out of tasks (only the holder, who got it from its claim, needs one). */
+/**
+ * The one place tasks are serialised for HTTP: JSON in which every task carries `allowedActions`
+ * (core/status.ts: what a supervisor or person may do to it now; the dashboard's buttons) and lease
+ * tokens are left out (only the holder, who got it from its claim, needs one).
+ */
 export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  const text = JSON.stringify(body, redactLeaseTokens);
+  const text = JSON.stringify(body, forHttp);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
@@ -276,12 +281,28 @@ export function sendJson(
   res.end(text);
 }
 
-function redactLeaseTokens(key: string, value: unknown): unknown {
-  if (key === 'lease' && value !== null && typeof value === 'object' && 'token' in value) {
+function forHttp(key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (key === 'lease' && 'token' in value) {
     const { token: _token, ...rest } = value as Record<string, unknown>;
     return rest;
   }
+  // The properties of what is returned pass through here too (its lease is redacted above).
+  if (isTask(value) && !('allowedActions' in value))
+    return { ...value, allowedActions: allowedActions(value.status) };
   return value;
+}
+
+/** A Task (core/types.ts), as opposed to the other objects with a status (workflows, agents, explanations). */
+function isTask(value: object): value is { status: TaskStatus } {
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.status === 'string' &&
+    isTaskStatus(v.status) &&
+    typeof v.maxAttempts === 'number' &&
+    typeof v.reviewRounds === 'number' &&
+    'lease' in v
+  );
 }
 
 function once<T>(fn: () => Promise<T>): () => Promise<T> {

@@ -100,7 +100,9 @@ export function createMcpEndpoint(
         coordinator,
         role: principal.role === 'agent' ? 'agent' : 'supervisor',
         session: state?.session ?? null,
-        actor: principal.name,
+        // An agent token acts as its session's agent; a supervisor or admin token as the request's
+        // actor (auth.ts).
+        actor: state?.session.actor ?? principal.actor,
         claimed: state?.claimed ?? new Map(),
         shutdown: exchange.signal,
         inflight,

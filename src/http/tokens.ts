@@ -1,12 +1,12 @@
 /**
  * API tokens of `cns serve`: minting (the secret is returned once and only its SHA-256 is stored),
- * and looking a presented secret up. Used by `cns token …` (CLI) and `/api/tokens` (HTTP).
+ * and looking a presented secret up. Used by `cns token …` (CLI) and `/api/tokens` (HTTP). Tokens
+ * are kept through the coordinator (its token methods).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { InvalidInputError } from '../core/errors.js';
 import type { TokenRecord, TokenRole } from '../core/types.js';
-import type { Store } from '../store/store.js';
 
 /** Every secret starts with this, so that a leaked one is easy to recognise (and to grep for). */
 export const TOKEN_PREFIX = 'cns_';
@@ -37,7 +37,7 @@ export function newSecret(): string {
 
 /** Creates a token; returns its record and the secret (shown once, never stored). */
 export async function issueToken(
-  store: Store,
+  coordinator: Pick<Coordinator, 'createToken'>,
   input: IssueTokenInput,
 ): Promise<{ token: TokenRecord; secret: string }> {
   const { role } = input;
@@ -57,7 +57,7 @@ export async function issueToken(
   const agentName = role === 'agent' ? (input.agentName ?? name) : null;
   if (agentName !== null) checkName('agent name (the token name, or agentName)', agentName);
   const secret = newSecret();
-  const token = await store.createToken({
+  const token = await coordinator.createToken({
     name,
     role,
     agentName,
@@ -69,14 +69,20 @@ export async function issueToken(
 }
 
 /** Creates a token through a coordinator and returns only its secret (tests, scripts). */
-export async function createToken(coordinator: Coordinator, input: IssueTokenInput): Promise<string> {
-  return (await issueToken(coordinator.store, input)).secret;
+export async function createToken(
+  coordinator: Pick<Coordinator, 'createToken'>,
+  input: IssueTokenInput,
+): Promise<string> {
+  return (await issueToken(coordinator, input)).secret;
 }
 
 /** The live (not revoked) token a presented secret belongs to, or null. */
-export async function findLiveToken(store: Store, secret: string): Promise<TokenRecord | null> {
+export async function findLiveToken(
+  coordinator: Pick<Coordinator, 'findTokenByHash'>,
+  secret: string,
+): Promise<TokenRecord | null> {
   if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return null;
-  const token = await store.findTokenByHash(hashSecret(secret));
+  const token = await coordinator.findTokenByHash(hashSecret(secret));
   return token && token.revokedAt === null ? token : null;
 }
 

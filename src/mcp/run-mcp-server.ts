@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { AgentSession } from '../coordinator/agent-session.js';
+import type { Actor } from '../coordinator/api-types.js';
 import type { CnsApi } from '../coordinator/cns-api.js';
 import { createMcpServer } from './mcp-server.js';
 import type { McpContext, McpRole } from './tool-kit.js';
@@ -10,8 +11,11 @@ export interface RunMcpServerOptions {
   role: McpRole;
   /** The agent to register (roles agent and both). */
   agent?: { type: string; capabilities?: string[]; name?: string };
-  /** Who the supervisor tools act as. Default: --name, else the agent's name (role both), else "supervisor". */
-  actor?: string;
+  /**
+   * Who the supervisor tools act as. Default: the agent (roles agent and both), else
+   * `{ name: 'supervisor', agentId: null, role: 'supervisor' }`.
+   */
+  actor?: Actor;
   version: string;
   /** Where logs go. Default stderr (stdout carries only protocol messages). */
   log?: (message: string) => void;
@@ -65,7 +69,7 @@ export async function runMcpServer(options: RunMcpServerOptions): Promise<Runnin
     coordinator,
     role,
     session,
-    actor: options.actor ?? session?.agent.name ?? 'supervisor',
+    actor: options.actor ?? session?.actor ?? { name: 'supervisor', agentId: null, role: 'supervisor' },
     claimed: new Map(),
     shutdown: shutdown.signal,
     inflight: new Set(),

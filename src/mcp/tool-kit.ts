@@ -1,6 +1,7 @@
 import type { CallToolResult, McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type * as z from 'zod';
 import type { AgentSession } from '../coordinator/agent-session.js';
+import type { Actor } from '../coordinator/api-types.js';
 import type { CnsApi } from '../coordinator/cns-api.js';
 import { fitAnswer } from './limits.js';
 import { toolError } from './tool-errors.js';
@@ -13,8 +14,12 @@ export interface McpContext {
   role: McpRole;
   /** The live agent (roles agent and both): its identity, heartbeat and lease tokens. */
   session: AgentSession | null;
-  /** Who acts in events for supervisor tools ("supervisor", or --name). */
-  actor: string;
+  /**
+   * Who acts for the supervisor tools (creating, reviewing, cancelling, retrying), resolved once
+   * when the context is made: the session's agent (roles agent and both), else the supervisor
+   * (--name, default "supervisor"; no agent). Over HTTP the server decides it from the token.
+   */
+  actor: Actor;
   /** What became of tasks this process claimed, by id (to tell "lost" from "never yours"). */
   claimed: Map<number, 'held' | 'completed' | 'failed' | 'released'>;
   /** Aborted when the process shuts down: ends every wait at once. (Over HTTP: also this request's cancel.) */

@@ -37,7 +37,7 @@ for (;;) {
   const stale = staleEvery > 0 && (claims + 1) % staleEvery === 0;
   const outcome = await cns.claimNext(agent, { waitMs: 100, ...(stale ? { leaseMs: 1 } : {}) });
   if (!outcome.claimed) {
-    const counts = await cns.store.countTasks();
+    const counts = await cns.countTasks();
     if (counts.pending + counts.in_progress + counts.assigned + counts.blocked === 0) break;
     if (++idle > 600) throw new Error(`worker ${name}: no progress for a minute: ${JSON.stringify(counts)}`);
     await cns.reaper.sweep();

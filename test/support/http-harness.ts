@@ -47,8 +47,8 @@ export async function startHarness(
     log: () => {},
     ...options,
   });
-  const store = server.coordinator.store;
-  const secret = async (input: Parameters<typeof issueToken>[1]) => (await issueToken(store, input)).secret;
+  const secret = async (input: Parameters<typeof issueToken>[1]) =>
+    (await issueToken(server.coordinator, input)).secret;
   const tokens = {
     admin: await secret({ role: 'admin', name: 'root' }),
     supervisor: await secret({ role: 'supervisor', name: 'sue' }),

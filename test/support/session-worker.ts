@@ -42,7 +42,7 @@ const session = await AgentSession.start(cns, { name, type: 'chaos', pid: proces
 for (;;) {
   const { claimed } = await session.next({ waitMs: 500 });
   if (!claimed) {
-    const counts = await cns.store.countTasks();
+    const counts = await cns.countTasks();
     if (counts.pending + counts.in_progress + counts.assigned + counts.blocked === 0) break;
     continue;
   }

@@ -21,7 +21,7 @@ An agent is offline when it deregistered or its last heartbeat is older than the
       await withCoordinator(
         cmd,
         async (c) => {
-          const [agents, now] = await Promise.all([c.listAgents(), c.store.now()]);
+          const [agents, now] = await Promise.all([c.listAgents(), c.now()]);
           if (opts.json) return printJson(agents);
           if (agents.length === 0)
             return print('no agents have registered yet (see "cns status" for how to start one)');

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../core/errors.js';
-import { parseStoreLocation } from '../../store/open.js';
+import { parseDatabaseLocation } from '../../coordinator/database.js';
 import { configFromOptions, openFromOptions, type GlobalOptions } from '../context.js';
 import { print, printJson, redactDb } from '../output.js';
 
@@ -57,7 +57,7 @@ What it does (safe to run again; nothing existing is overwritten):
 
       mkdirSync(join(cwd, '.cns'), { recursive: true });
       const config = configFromOptions({ ...globals, db: dbOption });
-      const loc = parseStoreLocation(config.db);
+      const loc = parseDatabaseLocation(config.db);
       const dbExisted = loc.kind === 'sqlite' ? existsSync(loc.path) : true;
       const coordinator = await openFromOptions({ ...globals, db: config.db }, { create: true });
       await coordinator.close();

@@ -111,7 +111,12 @@ See docs/mcp.md for the tools and a walk-through.`,
           agent: opts.type
             ? { type: opts.type, capabilities: opts.capability ?? [], name: opts.name }
             : undefined,
-          actor: role === 'supervisor' ? (opts.name ?? 'supervisor') : undefined,
+          // Who the supervisor tools act as: the agent (roles agent, both), else the supervisor by
+          // name (no agent; the author rule also compares names).
+          actor:
+            role === 'supervisor'
+              ? { name: opts.name ?? 'supervisor', agentId: null, role: 'supervisor' }
+              : undefined,
           version: version(),
         });
       } catch (err) {
@@ -167,7 +172,8 @@ async function runRemote(server: string, opts: McpOptions): Promise<void> {
             name: who.agent.name,
           }
         : undefined,
-      actor: who.name,
+      // Informational: over HTTP the server decides who acts, from the token.
+      actor: who.agent ? undefined : { name: who.name, agentId: null, role: who.role },
       version: version(),
     });
   } catch (err) {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseStoreLocation, migrateStore } from '../../store/open.js';
+import { migrateDatabase, parseDatabaseLocation } from '../../coordinator/database.js';
 import { configFromOptions, type GlobalOptions } from '../context.js';
 
 /** `cns migrate`: apply the database migrations explicitly. */
@@ -27,9 +27,9 @@ Examples:
     )
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = configFromOptions(cmd.optsWithGlobals() as GlobalOptions);
-      const loc = parseStoreLocation(config.db);
+      const loc = parseDatabaseLocation(config.db);
       if (loc.kind === 'sqlite') mkdirSync(dirname(resolve(loc.path)), { recursive: true });
-      const { applied } = await migrateStore(config.db, { schema: config.schema });
+      const { applied } = await migrateDatabase(config.db, { schema: config.schema });
       if (opts.json) {
         process.stdout.write(JSON.stringify({ applied }) + '\n');
       } else if (applied.length === 0) {

@@ -59,8 +59,8 @@ See docs/http-api.md for the routes, roles and errors.`,
       let firstSecret: string | null = null;
       let running;
       try {
-        if ((await coordinator.store.listTokens()).length === 0) {
-          firstSecret = (await issueToken(coordinator.store, { role: 'admin', name: 'admin' })).secret;
+        if ((await coordinator.listTokens()).length === 0) {
+          firstSecret = (await issueToken(coordinator, { role: 'admin', name: 'admin' })).secret;
         }
         running = await startServer({
           coordinator,
@@ -76,7 +76,7 @@ See docs/http-api.md for the routes, roles and errors.`,
       const url = running.url;
       const mcpUrl = new URL('mcp', url).href;
       print(
-        `cns serve: listening on ${url} (database ${redactDb(coordinator.config.db)}, ${coordinator.store.backend})`,
+        `cns serve: listening on ${url} (database ${redactDb(coordinator.config.db)}, ${coordinator.backend})`,
       );
       print('');
       print(`Dashboard: open ${url} and sign in with a supervisor or admin token.`);

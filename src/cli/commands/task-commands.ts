@@ -8,8 +8,10 @@ import { isFinal, TASK_STATUSES, type TaskStatus } from '../../core/status.js';
 import type { Agent, Attempt, ClaimedTask, DependencyResult, Json, Task } from '../../core/types.js';
 import type { TaskFilter } from '../../store/store.js';
 import {
+  AS_HELP,
   collect,
   collectTaskIds,
+  DEFAULT_ACTOR,
   intOption,
   numberOption,
   parseJson,
@@ -17,13 +19,12 @@ import {
   parseTime,
   parseWorkflowId,
   readTextFile,
+  resolveActor,
   withCoordinator,
 } from '../context.js';
 import { EXIT } from '../errors.js';
 import { age, indent, iso, oneLine, print, printErr, printJson, table, toJson, when } from '../output.js';
 import { formatEvent } from './events-command.js';
-
-const ACTOR = 'cli';
 
 const TOKEN_HELP =
   'the lease token printed by "cns task claim" (fencing: a stale token changes nothing, exit 5)';
@@ -73,6 +74,7 @@ interface AddOptions {
   review?: boolean;
   idempotencyKey?: string;
   workflow?: string;
+  as?: string;
   json?: boolean;
 }
 
@@ -108,6 +110,7 @@ function registerAdd(task: Command): void {
     .option('--review', 'a completion goes to awaiting_review until approved (default: no review)')
     .option('--idempotency-key <key>', 'the same key returns the existing task instead of creating another')
     .option('--workflow <id>', 'add the task to an existing workflow')
+    .option('--as <name>', AS_HELP)
     .option('--json', 'print {created, task} as JSON')
     .addHelpText(
       'after',
@@ -136,8 +139,8 @@ and says "existing" on stderr; nothing is created.`,
         idempotencyKey: opts.idempotencyKey,
         workflowId: opts.workflow !== undefined ? parseWorkflowId(opts.workflow) : undefined,
       };
-      const { task: created, created: isNew } = await withCoordinator(cmd, (c) =>
-        c.createTask(newTask, ACTOR),
+      const { task: created, created: isNew } = await withCoordinator(cmd, async (c) =>
+        c.createTask(newTask, await resolveActor(c, opts.as)),
       );
       if (opts.json) return printJson({ created: isNew, task: created });
       print(String(created.id));
@@ -195,7 +198,7 @@ Examples:
           const page = await c.listTasks(filter);
           if (opts.json) return printJson(page);
           if (page.items.length === 0) return print('no tasks match');
-          const [agents, now] = await Promise.all([agentNames(c), c.store.now()]);
+          const [agents, now] = await Promise.all([agentNames(c), c.now()]);
           print(
             table(page.items, [
               { header: 'ID', get: (t) => t.id, align: 'right' },
@@ -229,7 +232,7 @@ function registerShow(task: Command): void {
         async (c) => {
           const detail = await c.getTaskDetail(taskId);
           if (opts.json) return printJson(detail);
-          const [agents, now] = await Promise.all([agentNames(c), c.store.now()]);
+          const [agents, now] = await Promise.all([agentNames(c), c.now()]);
           const t = detail.task;
           const lines: string[] = [`Task ${t.id}: ${oneLine(t.title)}`];
           const field = (name: string, value: string) => lines.push(`  ${name.padEnd(12)}${oneLine(value)}`);
@@ -286,10 +289,13 @@ function registerCancel(task: Command): void {
     .description('cancel a task and, transitively, the tasks that depend on it (a holder loses its lease)')
     .argument('<id>', 'the task id')
     .option('--reason <text>', 'why (recorded in the event log)')
+    .option('--as <name>', AS_HELP)
     .option('--json', 'print the cancelled tasks as JSON')
-    .action(async (id: string, opts: { reason?: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, opts: { reason?: string; as?: string; json?: boolean }, cmd: Command) => {
       const taskId = parseTaskId(id);
-      const changed = await withCoordinator(cmd, (c) => c.cancel(taskId, ACTOR, opts.reason));
+      const changed = await withCoordinator(cmd, async (c) =>
+        c.cancel(taskId, await resolveActor(c, opts.as), opts.reason),
+      );
       if (opts.json) return printJson(changed);
       const others = changed.filter((t) => t.id !== taskId).map((t) => t.id);
       print(`cancelled task ${taskId}${others.length ? ` and its dependents ${others.join(', ')}` : ''}`);
@@ -303,10 +309,11 @@ function registerRetry(task: Command): void {
       'start a failed or cancelled task over (attempts reset; pending, or blocked while dependencies are open)',
     )
     .argument('<id>', 'the task id')
+    .option('--as <name>', AS_HELP)
     .option('--json', 'print the task as JSON')
-    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+    .action(async (id: string, opts: { as?: string; json?: boolean }, cmd: Command) => {
       const taskId = parseTaskId(id);
-      const t = await withCoordinator(cmd, (c) => c.retry(taskId, ACTOR));
+      const t = await withCoordinator(cmd, async (c) => c.retry(taskId, await resolveActor(c, opts.as)));
       if (opts.json) return printJson(t);
       print(`task ${t.id} is ${t.status} again`);
     });
@@ -316,7 +323,8 @@ interface ReviewOptions {
   approve?: boolean;
   requestChanges?: boolean;
   feedback?: string;
-  reviewer: string;
+  reviewer?: string;
+  as?: string;
   json?: boolean;
 }
 
@@ -332,7 +340,8 @@ function registerReview(task: Command): void {
     )
     .option('--request-changes', 'send it back to pending; the feedback is handed to the next claimant')
     .option('--feedback <text>', 'what to change (required with --request-changes)')
-    .option('--reviewer <name>', 'who reviews (recorded; an agent cannot review its own work)', 'cli')
+    .option('--as <name>', AS_HELP)
+    .option('--reviewer <name>', `who reviews: the same as --as (default "${DEFAULT_ACTOR}")`)
     .option('--json', 'print the task as JSON')
     .addHelpText(
       'after',
@@ -353,15 +362,16 @@ Examples:
         // Feedback with an approval is recorded nowhere; refuse rather than drop it silently.
         throw new InvalidInputError('--feedback goes with --request-changes, not --approve');
       }
-      const t = await withCoordinator(cmd, async (c) => {
-        const reviewerAgent = await c.store.getAgent(opts.reviewer);
-        return c.review(taskId, {
-          reviewer: opts.reviewer,
-          reviewerAgentId: reviewerAgent?.id ?? null,
+      if (opts.as !== undefined && opts.reviewer !== undefined && opts.as !== opts.reviewer) {
+        throw new InvalidInputError('--reviewer and --as name who reviews: give one of them');
+      }
+      const t = await withCoordinator(cmd, async (c) =>
+        c.review(taskId, {
+          reviewer: await resolveActor(c, opts.reviewer ?? opts.as),
           approve: opts.approve === true,
           feedback: opts.feedback,
-        });
-      });
+        }),
+      );
       if (opts.json) return printJson(t);
       if (opts.approve) print(`task ${t.id} approved: ${t.status}`);
       else
@@ -377,10 +387,13 @@ function registerAssign(task: Command): void {
     .description('reserve a pending task for a named agent; that agent receives it on its next claim')
     .argument('<id>', 'the task id')
     .requiredOption('--agent <name>', 'the agent (by name, as shown by "cns agents")')
+    .option('--as <name>', AS_HELP)
     .option('--json', 'print the task as JSON')
-    .action(async (id: string, opts: { agent: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, opts: { agent: string; as?: string; json?: boolean }, cmd: Command) => {
       const taskId = parseTaskId(id);
-      const t = await withCoordinator(cmd, (c) => c.assign(taskId, opts.agent, ACTOR));
+      const t = await withCoordinator(cmd, async (c) =>
+        c.assign(taskId, opts.agent, await resolveActor(c, opts.as)),
+      );
       if (opts.json) return printJson(t);
       print(`task ${t.id} assigned to ${opts.agent}`);
     });

@@ -59,7 +59,7 @@ Examples:
             `--role must be agent, supervisor or admin (got ${JSON.stringify(opts.role)})`,
           );
         await withCoordinator(cmd, async (c) => {
-          const { token: record, secret } = await issueToken(c.store, {
+          const { token: record, secret } = await issueToken(c, {
             role: opts.role as TokenRole,
             name: opts.name,
             agentName: opts.agentName,
@@ -88,7 +88,7 @@ Examples:
     .option('--json', 'print the tokens as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       await withCoordinator(cmd, async (c) => {
-        const tokens = await c.store.listTokens();
+        const tokens = await c.listTokens();
         if (opts.json) return printJson(tokens);
         if (tokens.length === 0)
           return print('no tokens yet (cns token create --role admin, or start "cns serve")');
@@ -116,7 +116,7 @@ Examples:
       if (!Number.isSafeInteger(n) || n <= 0)
         throw new InvalidInputError(`token id must be a number like 3 (got ${JSON.stringify(id)})`);
       await withCoordinator(cmd, async (c) => {
-        const record = await c.store.revokeToken(n);
+        const record = await c.revokeToken(n);
         if (opts.json) return printJson(record);
         print(`token ${record.id} (${record.name}, ${record.role}) revoked at ${iso(record.revokedAt)}`);
       });

@@ -6,10 +6,16 @@ import type { NewTask, NewWorkflow } from '../../core/batch.js';
 import { CnsError, InvalidInputError } from '../../core/errors.js';
 import { TASK_STATUSES } from '../../core/status.js';
 import type { Json, Task, Workflow } from '../../core/types.js';
-import { intOption, parseTime, parseWorkflowId, readTextFile, withCoordinator } from '../context.js';
+import {
+  AS_HELP,
+  intOption,
+  parseTime,
+  parseWorkflowId,
+  readTextFile,
+  resolveActor,
+  withCoordinator,
+} from '../context.js';
 import { age, oneLine, print, printJson, table } from '../output.js';
-
-const ACTOR = 'cli';
 
 /** `cns workflow …`: DAGs of tasks from a YAML/JSON file. */
 export function registerWorkflowCommands(program: Command): void {
@@ -21,6 +27,7 @@ export function registerWorkflowCommands(program: Command): void {
     .command('add')
     .description('create a workflow and all its tasks at once (nothing is written if anything is wrong)')
     .argument('<file>', 'a YAML (.yaml/.yml) or JSON (.json) file; "-" reads stdin')
+    .option('--as <name>', AS_HELP)
     .option('--json', 'print {workflow, tasks, created, ids} as JSON (ids: task id by ref)')
     .addHelpText(
       'after',
@@ -47,13 +54,14 @@ File shape (snake_case keys; YAML or JSON):
 Task keys: ${TASK_KEYS.join(', ')}.
 Unknown keys, unknown refs, dependency cycles and missing types are refused with a message naming the task.`,
     )
-    .action(async (file: string, opts: { json?: boolean }, cmd: Command) => {
+    .action(async (file: string, opts: { as?: string; json?: boolean }, cmd: Command) => {
       const text = readTextFile(file, 'workflow file');
       const where = file === '-' ? 'stdin' : file;
       const spec = parseWorkflowFile(text, where, file === '-' ? '' : extname(file).toLowerCase());
       const res = await withCoordinator(cmd, async (c) => {
+        const actor = await resolveActor(c, opts.as);
         try {
-          return await c.createWorkflow(spec, ACTOR);
+          return await c.createWorkflow(spec, actor);
         } catch (err) {
           if (err instanceof CnsError && err.code === 'invalid_input') {
             throw new InvalidInputError(`${where}: ${err.message}`, err.details);
@@ -97,7 +105,7 @@ Unknown keys, unknown refs, dependency cycles and missing types are refused with
         async (c) => {
           const [page, now] = await Promise.all([
             c.listWorkflows({ limit: opts.limit, after: opts.after }),
-            c.store.now(),
+            c.now(),
           ]);
           if (opts.json) return printJson(page);
           if (page.items.length === 0) return print('no workflows yet (create one: cns workflow add FILE)');
@@ -155,12 +163,13 @@ Unknown keys, unknown refs, dependency cycles and missing types are refused with
     .description('cancel every non-final task of a workflow (holders lose their leases)')
     .argument('<id>', 'the workflow id')
     .option('--reason <text>', 'why (recorded in the event log)')
+    .option('--as <name>', AS_HELP)
     .option('--json', 'print the cancelled tasks as JSON')
-    .action(async (id: string, opts: { reason?: string; json?: boolean }, cmd: Command) => {
+    .action(async (id: string, opts: { reason?: string; as?: string; json?: boolean }, cmd: Command) => {
       const workflowId = parseWorkflowId(id);
       const changed = await withCoordinator(cmd, async (c) => {
         await c.getWorkflow(workflowId); // not found → exit 3
-        return c.cancelWorkflow(workflowId, ACTOR, opts.reason);
+        return c.cancelWorkflow(workflowId, await resolveActor(c, opts.as), opts.reason);
       });
       if (opts.json) return printJson(changed);
       print(

@@ -991,7 +991,7 @@ async function renderTask(c, id) {
     );
   }
 
-  const actions = taskActions(task);
+  const actions = taskActions(task, agents.agents);
   if (actions?.classList.contains('actions-compact')) c.querySelector('.task-head').append(actions);
   else if (actions) c.append(actions);
 
@@ -1219,58 +1219,103 @@ function timeline(events) {
   );
 }
 
-function taskActions(task) {
+/**
+ * The controls a supervisor or admin gets on a task's page: one for each action the server says
+ * the task allows now (`task.allowedActions`, from core/status.ts), never worked out here.
+ */
+function taskActions(task, agents) {
   const role = state.user?.role;
   if (role !== 'supervisor' && role !== 'admin') return null;
-  const bar = h('div', { class: 'actions card' });
+  const allowed = new Set(task.allowedActions ?? []);
+  const reviewing = allowed.has('approve') || allowed.has('request_changes');
+  const root = h('div', { class: reviewing ? 'actions card' : 'actions-compact' });
   const message = h('span', { class: 'action-msg', role: 'status' });
-  const act = async (button, path, body) => {
-    for (const b of bar.querySelectorAll('button')) b.disabled = true;
+  const act = async (path, body) => {
+    for (const b of root.querySelectorAll('button')) b.disabled = true;
     message.textContent = '';
     message.className = 'action-msg';
     try {
       await api(`/api/tasks/${task.id}/${path}`, { method: 'POST', body });
       message.textContent = 'Done.';
-      for (const input of bar.querySelectorAll('[data-keep]')) input.value = '';
+      for (const input of root.querySelectorAll('[data-keep]')) input.value = '';
       await refresh();
     } catch (err) {
       message.textContent = err.message;
       message.className = 'action-msg bad';
-      for (const b of bar.querySelectorAll('button')) b.disabled = false;
+      for (const b of root.querySelectorAll('button')) b.disabled = false;
     }
   };
+  /** A quiet button that reveals a field and the button that confirms. */
+  const revealing = (label, id, field, confirm) => {
+    const wrap = h('span', { class: 'revealable', dataset: { revealable: '1' } }, field, confirm);
+    const button = h('button', { type: 'button', class: 'btn btn-quiet', id }, label);
+    button.addEventListener('click', () => {
+      wrap.classList.toggle('revealed');
+      if (wrap.classList.contains('revealed')) field.focus();
+    });
+    return [button, wrap];
+  };
 
-  if (task.status === 'awaiting_review') {
+  const row = h('div', { class: 'btn-row' });
+  if (reviewing) {
     const feedback = h('textarea', {
       id: 'feedback',
       rows: 3,
       placeholder: 'What should change? (required to request changes)',
       dataset: { keep: `feedback-${task.id}` },
     });
-    const approve = h('button', { type: 'button', class: 'btn btn-good', id: 'approve' }, 'Approve');
-    const changes = h(
-      'button',
-      { type: 'button', class: 'btn btn-warn', id: 'request-changes' },
-      'Request changes',
-    );
-    approve.addEventListener('click', () =>
-      act(approve, 'review', { approve: true, feedback: feedback.value.trim() || undefined }),
-    );
-    changes.addEventListener('click', () => {
-      if (!feedback.value.trim()) {
-        message.textContent = 'Say what to change first.';
-        message.className = 'action-msg bad';
-        feedback.focus();
-        return;
-      }
-      void act(changes, 'review', { approve: false, feedback: feedback.value.trim() });
-    });
-    bar.append(h('h2', null, 'Review'), feedback, h('div', { class: 'btn-row' }, approve, changes, message));
-    return bar;
+    if (allowed.has('approve')) {
+      const approve = h('button', { type: 'button', class: 'btn btn-good', id: 'approve' }, 'Approve');
+      approve.addEventListener('click', () =>
+        act('review', { approve: true, feedback: feedback.value.trim() || undefined }),
+      );
+      row.append(approve);
+    }
+    if (allowed.has('request_changes')) {
+      const changes = h(
+        'button',
+        { type: 'button', class: 'btn btn-warn', id: 'request-changes' },
+        'Request changes',
+      );
+      changes.addEventListener('click', () => {
+        if (!feedback.value.trim()) {
+          message.textContent = 'Say what to change first.';
+          message.className = 'action-msg bad';
+          feedback.focus();
+          return;
+        }
+        void act('review', { approve: false, feedback: feedback.value.trim() });
+      });
+      row.append(changes);
+    }
+    root.append(h('h2', null, 'Review'), feedback);
   }
 
-  const row = h('div', { class: 'btn-row' });
-  if (!FINAL.has(task.status)) {
+  // Agents that could take it: of its type, with the capabilities it requires, not deregistered.
+  const candidates = (agents ?? []).filter(
+    (a) =>
+      a.type === task.type &&
+      a.deregisteredAt === null &&
+      task.requires.every((cap) => a.capabilities.includes(cap)),
+  );
+  if (allowed.has('assign') && candidates.length > 0) {
+    const agent = h(
+      'select',
+      { id: 'assign-agent', 'aria-label': 'agent', dataset: { keep: `assign-${task.id}` } },
+      candidates.map((a) =>
+        h('option', { value: a.name, selected: task.assignedTo === a.id }, `${a.name} (${a.status})`),
+      ),
+    );
+    const confirmAssign = h(
+      'button',
+      { type: 'button', class: 'btn btn-primary', id: 'confirm-assign' },
+      'Assign',
+    );
+    confirmAssign.addEventListener('click', () => act('assign', { agent: agent.value }));
+    row.append(...revealing('Assign…', 'assign', agent, confirmAssign));
+  }
+
+  if (allowed.has('cancel')) {
     const reason = h('input', {
       type: 'text',
       id: 'cancel-reason',
@@ -1282,23 +1327,22 @@ function taskActions(task) {
       { type: 'button', class: 'btn btn-bad', id: 'confirm-cancel' },
       'Cancel task',
     );
-    const wrap = h('span', { class: 'revealable', dataset: { revealable: '1' } }, reason, confirmCancel);
-    const cancel = h('button', { type: 'button', class: 'btn btn-quiet', id: 'cancel' }, 'Cancel…');
-    cancel.addEventListener('click', () => {
-      wrap.classList.toggle('revealed');
-      if (wrap.classList.contains('revealed')) reason.focus();
-    });
     confirmCancel.addEventListener('click', () =>
-      act(confirmCancel, 'cancel', { reason: reason.value.trim() || undefined }),
+      act('cancel', { reason: reason.value.trim() || undefined }),
     );
-    row.append(cancel, wrap);
-  } else {
+    row.append(...revealing('Cancel…', 'cancel', reason, confirmCancel));
+  }
+
+  if (allowed.has('retry')) {
     const retry = h('button', { type: 'button', class: 'btn btn-primary', id: 'retry' }, 'Retry');
-    retry.addEventListener('click', () => act(retry, 'retry', {}));
+    retry.addEventListener('click', () => act('retry', {}));
     row.append(retry, h('span', { class: 'muted small' }, 'starts a new attempt (recorded)'));
   }
+
+  if (row.childElementCount === 0) return null;
   row.append(message);
-  return h('div', { class: 'actions-compact' }, row);
+  root.append(row);
+  return root;
 }
 
 // ── workflows ───────────────────────────────────────────────────────────────────────────────────

@@ -315,7 +315,6 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
     async ({ task_id, approve, feedback }) => {
       const task = await coordinator.review(task_id, {
         reviewer: ctx.actor,
-        reviewerAgentId: ctx.session?.agent.id ?? null,
         approve,
         feedback,
       });
