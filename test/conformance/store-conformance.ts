@@ -11,6 +11,7 @@ import { agentTests } from './agents.js';
 import { coordinatorTests } from './coordinator.js';
 import { claimTests } from './claim.js';
 import { creationTests } from './creation.js';
+import { divergenceTests } from './divergences.js';
 import { exactTests } from './exact.js';
 import type { BackendHarness } from './fixtures.js';
 import { leaseTests } from './leases.js';
@@ -30,6 +31,7 @@ export function defineStoreConformance(h: BackendHarness): void {
     leaseTests(h);
     sessionTests(h);
     flowTests(h);
+    divergenceTests(h);
     exactTests(h);
     queryTests(h);
     modelTests(h);
