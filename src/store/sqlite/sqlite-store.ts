@@ -168,6 +168,26 @@ function clampLimit(limit: number | undefined, def: number, max: number): number
 const TASK_SET_LEASE_NULL =
   'lease_token = NULL, lease_agent_id = NULL, lease_agent_name = NULL, lease_expires_at = NULL, ' +
   'lease_session = NULL, lease_ms = NULL';
+/** The columns a decided change may write (TaskChange), besides updated_at. */
+const CHANGEABLE_COLUMNS = [
+  'status',
+  'attempts',
+  'review_rounds',
+  'run_after',
+  'result',
+  'result_data',
+  'completed_by',
+  'error',
+  'assigned_to',
+  'finished_at',
+  'lease_token',
+  'lease_agent_id',
+  'lease_agent_name',
+  'lease_expires_at',
+  'lease_session',
+  'lease_ms',
+] as const satisfies readonly (keyof TaskRow)[];
+
 /** A renewal: the lease's own length (lease_ms; @defaultMs for a lease taken before it was kept). */
 const RENEWED_EXPIRY = 'lease_expires_at = @now + COALESCE(lease_ms, @defaultMs)';
 const TOKEN_GUARD = "WHERE id = @id AND status = 'in_progress' AND lease_token = @token";
@@ -269,12 +289,6 @@ class SqliteStore implements Store {
           progress_checkpoint = COALESCE(@checkpoint, progress_checkpoint), progress_at = @now,
           ${RENEWED_EXPIRY}, updated_at = @now
         ${TOKEN_GUARD} RETURNING *`),
-      /** A decided change (applyChange): every changed column is computed by the caller. */
-      changeTask: p<unknown>(`UPDATE tasks SET status = @status, attempts = @attempts,
-          review_rounds = @reviewRounds, run_after = @runAfter, result = @result, result_data = @resultData,
-          completed_by = @completedBy, error = @error, assigned_to = @assignedTo, finished_at = @finishedAt,
-          ${TASK_SET_LEASE_NULL}, updated_at = @now
-        WHERE id = @id`),
       expiredLeases: p1<TaskRow>(
         "SELECT * FROM tasks WHERE status = 'in_progress' AND lease_expires_at <= ? ORDER BY lease_expires_at, id",
       ),
@@ -693,20 +707,7 @@ class SqliteStore implements Store {
       lease_ms: null,
       updated_at: now,
     };
-    this.s.changeTask.run({
-      id: c.taskId,
-      status: after.status,
-      attempts: after.attempts,
-      reviewRounds: after.review_rounds,
-      runAfter: after.run_after,
-      result: after.result,
-      resultData: after.result_data,
-      completedBy: after.completed_by,
-      error: after.error,
-      assignedTo: after.assigned_to,
-      finishedAt: after.finished_at,
-      now,
-    });
+    this.writeRow(before, after);
     if (c.closeAttempt) {
       this.s.closeAttempt.run({
         taskId: c.taskId,
@@ -727,6 +728,22 @@ class SqliteStore implements Store {
     for (const spec of c.events) this.event(spec, place, now);
     if (after.status === 'completed' && c.unblock) this.unblockDependents(c.taskId, now, c.unblock, holder);
     return after;
+  }
+
+  /**
+   * Writes the columns a change changed (every column named in an UPDATE costs: SQLite maintains
+   * each index on a column named, changed or not); one prepared statement per set of columns.
+   */
+  private writeRow(before: TaskRow, after: TaskRow): void {
+    const params: Params = { id: after.id, updated_at: after.updated_at };
+    const set: string[] = [];
+    for (const col of CHANGEABLE_COLUMNS) {
+      if (before[col] === after[col]) continue;
+      set.push(`${col} = @${col}`);
+      params[col] = after[col];
+    }
+    set.push('updated_at = @updated_at');
+    this.stmt(`UPDATE tasks SET ${set.join(', ')} WHERE id = @id`).run(params);
   }
 
   /** Dependents of `taskId` whose dependencies are now all completed: blocked → pending. */
