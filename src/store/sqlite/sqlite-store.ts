@@ -165,9 +165,6 @@ function clampLimit(limit: number | undefined, def: number, max: number): number
   return Math.max(1, Math.min(max, Math.floor(limit)));
 }
 
-const TASK_SET_LEASE_NULL =
-  'lease_token = NULL, lease_agent_id = NULL, lease_agent_name = NULL, lease_expires_at = NULL, ' +
-  'lease_session = NULL, lease_ms = NULL';
 /** The columns a decided change may write (TaskChange), besides updated_at. */
 const CHANGEABLE_COLUMNS = [
   'status',
