@@ -2,13 +2,22 @@
  * Black-box tests of the `cns` command line: each runs the real CLI as a child process against a
  * SQLite file in a temporary folder, and checks stdout (parsed with --json), stderr and exit codes.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST_MAIN = join(ROOT, 'dist', 'cli', 'main.js');
@@ -46,6 +55,8 @@ interface RunOptions {
   cwd?: string;
   env?: Record<string, string>;
   input?: string;
+  /** Run as this user and group (the tests run as root on CI: "read-only" needs another user). */
+  user?: { uid: number; gid: number };
 }
 
 /** The environment without any CNS_* variable of the machine running the tests. */
@@ -60,6 +71,7 @@ function start(args: string[], opts: RunOptions = {}) {
     cwd: opts.cwd ?? tmpdir(),
     env: cleanEnv(opts.env),
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...opts.user,
   });
   let stdout = '';
   let stderr = '';
@@ -197,19 +209,21 @@ describe('cns init', () => {
     const mcp = JSON.parse(readFileSync(join(dir, '.mcp.json'), 'utf8'));
     expect(mcp.keep).toBe(1);
     expect(mcp.mcpServers.other).toEqual({ command: 'x' });
-    expect(mcp.mcpServers['cns-supervisor']).toEqual({
-      type: 'stdio',
-      command: 'npx',
-      args: ['cns', 'mcp', '--role', 'supervisor'],
-    });
-    expect(mcp.mcpServers['cns-agent'].args).toEqual([
-      'cns',
+    // The entries run this cns (absolute paths of its node and entry point), never `npx cns`.
+    const supervisor = mcp.mcpServers['cns-supervisor'];
+    expect(supervisor).toMatchObject({ type: 'stdio', command: process.execPath });
+    expect(supervisor.args.slice(-3)).toEqual(['mcp', '--role', 'supervisor']);
+    const main = supervisor.args.at(-4) as string;
+    expect(main).toMatch(/[\\/]cli[\\/]main\.[jt]s$/);
+    expect(isAbsolute(main) && existsSync(main)).toBe(true);
+    expect(mcp.mcpServers['cns-agent'].args.slice(-5)).toEqual([
       'mcp',
       '--role',
       'agent',
       '--type',
       '${CNS_AGENT_TYPE:-general}',
     ]);
+    expect(JSON.stringify(mcp)).not.toContain('npx');
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe('node_modules\n.cns/\n');
 
     const before = readFileSync(join(dir, '.mcp.json'), 'utf8');
@@ -222,6 +236,26 @@ describe('cns init', () => {
     // The default database is found from the folder (and its subfolders) without --db.
     const st = await json(cns(['status', '--json'], { cwd: dir }));
     expect(st.backend).toBe('sqlite');
+  });
+
+  it('updates the entries an earlier cns init wrote (npx cns …), keeps hand-made ones; creates the --db folder', async () => {
+    const dir = tmp();
+    const own = { command: 'node', args: ['/opt/my-cns-wrapper.js'] };
+    writeFileSync(
+      join(dir, '.mcp.json'),
+      JSON.stringify({
+        mcpServers: {
+          'cns-supervisor': { type: 'stdio', command: 'npx', args: ['cns', 'mcp', '--role', 'supervisor'] },
+          'cns-agent': own,
+        },
+      }),
+    );
+    const r = await json(cns(['--db', join(dir, 'data', 'deep', 'team.db'), 'init', '--json'], { cwd: dir }));
+    expect(r.mcpJson).toMatchObject({ added: [], updated: ['cns-supervisor'], kept: ['cns-agent'] });
+    expect(existsSync(join(dir, 'data', 'deep', 'team.db'))).toBe(true);
+    const mcp = JSON.parse(readFileSync(join(dir, '.mcp.json'), 'utf8'));
+    expect(mcp.mcpServers['cns-supervisor'].command).toBe(process.execPath);
+    expect(mcp.mcpServers['cns-agent']).toEqual(own);
   });
 
   it('refuses a malformed .mcp.json and leaves everything untouched', async () => {
@@ -712,6 +746,148 @@ describe('errors', () => {
     expect(j.task.title).toBe(evil.trim());
   });
 
+  it('--db with an unknown URL scheme is an error, and creates nothing (a typo never becomes a folder)', async () => {
+    const dir = tmp();
+    const typo = await cns(
+      ['--db', 'postgress://u:pw-in-url@host/db', 'task', 'add', '--type', 'x', '--title', 't'],
+      {
+        cwd: dir,
+      },
+    );
+    expectOneLineError(typo, 2, /unknown URL scheme "postgress:".*Did you mean postgres:\/\//);
+    expect(typo.stderr).not.toContain('pw-in-url');
+    const mysql = await cns(['--db', 'mysql://u:pw-in-url@x/y', 'status'], { cwd: dir });
+    expectOneLineError(mysql, 2, /unknown URL scheme "mysql:".*SQLite file path.*postgres:\/\//);
+    expect(mysql.stderr).not.toContain('pw-in-url');
+    const env = await cns(['task', 'list'], { cwd: dir, env: { CNS_DB: 'mysql://u:pw-in-url@x/y' } });
+    expectOneLineError(env, 2, /unknown URL scheme/);
+    expectOneLineError(await cns(['--db', 'mysql://x/y', 'init'], { cwd: dir }), 2, /unknown URL scheme/);
+    expectOneLineError(await cns(['--db', 'mysql://x/y', 'migrate'], { cwd: dir }), 2, /unknown URL scheme/);
+    expect(readdirSync(dir)).toEqual([]);
+    // sqlite:PATH still names a file.
+    const file = await cns(
+      ['--db', `sqlite:${join(dir, 'a.db')}`, 'task', 'add', '--type', 'x', '--title', 't'],
+      {
+        cwd: dir,
+      },
+    );
+    expect(file.code, file.stderr).toBe(0);
+    expect(existsSync(join(dir, 'a.db'))).toBe(true);
+  });
+
+  it('--db in a folder that does not exist is an error that suggests cns init (exit 6); cns init creates it', async () => {
+    const dir = tmp();
+    for (const args of [
+      ['task', 'add', '--type', 'x', '--title', 't'],
+      ['status'],
+      ['migrate'],
+      ['mcp', '--role', 'supervisor'],
+      ['serve', '--port', '0'],
+    ]) {
+      const r = await cns(['--db', join('nope', 'sub', 'x.db'), ...args], { cwd: dir });
+      expectOneLineError(
+        r,
+        6,
+        /no folder .*nope[\\/]sub for the database .*cns --db nope[\\/]sub[\\/]x\.db init/,
+      );
+    }
+    const viaEnv = await cns(['status'], { cwd: dir, env: { CNS_DB: join(dir, 'nope', 'x.db') } });
+    expectOneLineError(viaEnv, 6, /no folder .*cns --db .*nope[\\/]x\.db init/);
+    expect(readdirSync(dir)).toEqual([]);
+    // Without --db, a missing .cns/cns.db refuses migrate too (it used to create one anywhere).
+    expectOneLineError(await cns(['migrate'], { cwd: dir }), 6, /run "cns init"/);
+    expect(readdirSync(dir)).toEqual([]);
+    // In an existing folder, an explicit path is created on first use.
+    const made = await cns(['--db', 'new.db', 'task', 'add', '--type', 'x', '--title', 't'], { cwd: dir });
+    expect(made.code, made.stderr).toBe(0);
+    const init = await cns(['--db', join('nope', 'sub', 'x.db'), 'init'], { cwd: dir });
+    expect(init.code, init.stderr).toBe(0);
+    expect(existsSync(join(dir, 'nope', 'sub', 'x.db'))).toBe(true);
+  });
+
+  it('a read-only database file: reads work, a write names the read-only file (exit 6)', async () => {
+    const dir = tmp();
+    const db = join(dir, 'ro.db');
+    expect(
+      (await cns(['--db', db, 'task', 'add', '--type', 'x', '--title', 'kept'], { cwd: dir })).code,
+    ).toBe(0);
+    // Root may write any file: run as nobody then, with the file (and, first, its folder) not writable.
+    const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+    if (user && !readableBy(user, DIST_MAIN)) return; // the checkout is not readable by nobody here
+    chmodSync(db, 0o444);
+    chmodSync(dir, 0o555);
+    // SQLite must create ro.db-shm beside the file even to read (WAL mode): the folder is named.
+    const noFolder = await cns(['--db', db, 'status'], { cwd: dir, user });
+    expectOneLineError(noFolder, 6, /ro\.db cannot be used: its folder .* is not writable for this user/);
+    chmodSync(dir, 0o777);
+    for (const args of [['status'], ['task', 'list'], ['explain', '1'], ['events'], ['migrate']]) {
+      const r = await cns(['--db', db, ...args], { cwd: dir, user });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.stderr, args.join(' ')).toBe('');
+    }
+    expect((await cns(['--db', db, 'task', 'list'], { cwd: dir, user })).stdout).toContain('kept');
+    const write = await cns(['--db', db, 'task', 'add', '--type', 'x', '--title', 'refused'], {
+      cwd: dir,
+      user,
+    });
+    expectOneLineError(
+      write,
+      6,
+      /the SQLite database .*ro\.db is read-only for this user: it can be read, not changed/,
+    );
+  });
+
+  it('PostgreSQL: an unknown role, a wrong password and an unknown database are each named (exit 6)', async () => {
+    const url = new URL(inject('postgresUrl'));
+    const withUrl = (change: (u: URL) => void) => {
+      const u = new URL(url.href);
+      change(u);
+      return u.href;
+    };
+    const dir = tmp();
+    const role = await cns(['--db', withUrl((u) => (u.username = 'no_such_role_x')), 'status'], { cwd: dir });
+    // With password authentication PostgreSQL does not say whether the role exists; with trust it does.
+    expectOneLineError(
+      role,
+      6,
+      /PostgreSQL at .* (has no role "no_such_role_x"|refused the login of role "no_such_role_x" .*: the role does not exist or its password is wrong)/,
+    );
+    expect(role.stderr).not.toMatch(/cannot reach/);
+    const database = await cns(['--db', withUrl((u) => (u.pathname = '/no_such_db_x')), 'status'], {
+      cwd: dir,
+    });
+    expectOneLineError(database, 6, /PostgreSQL at .* has no database "no_such_db_x"/);
+    const password = await cns(['--db', withUrl((u) => (u.password = 'wrong-password-x')), 'status'], {
+      cwd: dir,
+    });
+    // A server that trusts local connections accepts any password: then there is nothing to refuse.
+    if (password.code !== 0) {
+      expectOneLineError(
+        password,
+        6,
+        new RegExp(`refused the login of role "${url.username}" .*its password is wrong`),
+      );
+      expect(password.stderr).not.toContain('wrong-password-x');
+    }
+    const down = await cns(['--db', withUrl((u) => (u.port = '1')), 'status'], { cwd: dir });
+    expectOneLineError(down, 6, /cannot reach PostgreSQL at 127\.0\.0\.1:1/);
+  });
+
+  it('explain offers only what the status allows: no retry for a completed task', async () => {
+    const { run } = fresh();
+    await run(['task', 'add', '--type', 'x', '--title', 'done']);
+    await run(['task', 'add', '--type', 'x', '--title', 'dropped']);
+    const claim = await json(run(['task', 'claim', '--agent', 'a', '--type', 'x', '--json']));
+    expect((await run(['task', 'complete', '1', '--token', claim.leaseToken, '--result', 'ok'])).code).toBe(
+      0,
+    );
+    expect((await run(['task', 'cancel', '2'])).code).toBe(0);
+    const completed = await json(run(['explain', '1', '--json']));
+    expect(completed.summary).toBe('task 1 is completed: it is completed: final');
+    expect((await run(['explain', '1'])).stdout).not.toMatch(/retry/);
+    expect((await run(['explain', '2'])).stdout).toMatch(/cancelled: final \(retry it to run it again\)/);
+  });
+
   it('CNS_DB selects the database', async () => {
     const dir = tmp();
     const db = join(dir, 'env.db');
@@ -725,6 +901,15 @@ describe('errors', () => {
     expect(list.items[0].title).toBe('via env');
   });
 });
+
+/** Whether that user can read the file (and so run the CLI from this checkout). */
+function readableBy(user: { uid: number; gid: number }, file: string): boolean {
+  const probe = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(file)}, 4)`], {
+    ...user,
+    cwd: tmpdir(),
+  });
+  return probe.status === 0;
+}
 
 async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -63,6 +63,66 @@ describe('batch validation', () => {
     bad([], /at least one task/);
   });
 
+  it('refuses what a backend cannot store exactly, naming the field and the accepted range', () => {
+    const refusal = (task: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
+      try {
+        normalizeBatch(
+          { actor: 't', tasks: [{ type: 'x', title: 'T', ...task } as never], ...extra },
+          defaults,
+        );
+      } catch (err) {
+        expect(err).toBeInstanceOf(InvalidInputError);
+        return {
+          message: (err as InvalidInputError).message,
+          field: (err as InvalidInputError).details.field,
+        };
+      }
+      throw new Error(`accepted: ${JSON.stringify(task)}`);
+    };
+    expect(refusal({ title: 'a\u0000b' })).toMatchObject({
+      field: 'title',
+      message: /NUL \(\\u0000\) at position 1/,
+    });
+    expect(refusal({ spec: 'x\ud800' })).toMatchObject({
+      field: 'spec',
+      message: /unpaired surrogate \(\\ud800\)/,
+    });
+    expect(refusal({ input: { a: ['ok', 'b\u0000'] } })).toMatchObject({
+      field: 'input',
+      message: /input\.a\[1\]/,
+    });
+    expect(refusal({ metadata: { 'k\udc00': 1 } })).toMatchObject({ field: 'metadata' });
+    expect(refusal({ metadata: [1] })).toMatchObject({ field: 'metadata', message: /JSON object/ });
+    expect(refusal({ input: Infinity })).toMatchObject({ field: 'input', message: /not a finite number/ });
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(refusal({ input: deep })).toMatchObject({ field: 'input', message: /more than 64 levels/ });
+    for (const priority of [2 ** 31, -(2 ** 31) - 1, 9007199254740992, 1e308, 1.5])
+      expect(refusal({ priority })).toMatchObject({
+        field: 'priority',
+        message: /priority must be an integer from -2147483648 to 2147483647/,
+      });
+    expect(refusal({ runAfter: 1e300 })).toMatchObject({ field: 'runAfter' });
+    expect(refusal({ runAfter: -1 })).toMatchObject({ field: 'runAfter' });
+    expect(refusal({ review: 'yes' })).toMatchObject({ field: 'review' });
+    expect(refusal({ dependsOn: ['#9223372036854775808'] })).toMatchObject({ field: 'dependsOn' });
+    expect(refusal({}, { workflowId: 2 ** 53 })).toMatchObject({ field: 'workflowId' });
+    expect(refusal({}, { actor: undefined })).toMatchObject({
+      field: 'actor',
+      message: /^actor is required/,
+    });
+    expect(refusal({}, { workflow: { name: 'w\u0000' } })).toMatchObject({ field: 'workflow name' });
+    // The edges are accepted.
+    const b = normalizeBatch(
+      {
+        actor: 't',
+        tasks: [{ type: 'x', title: 'héllo 🎉', priority: -(2 ** 31), runAfter: 0, input: { n: 1e308 } }],
+      },
+      defaults,
+    );
+    expect(b.tasks[0]).toMatchObject({ priority: -(2 ** 31), runAfter: 0, input: { n: 1e308 } });
+  });
+
   it('applies defaults and the workflow review setting', () => {
     const b = normalizeBatch(
       {

@@ -18,7 +18,8 @@ describe('sqlite: agents killed with SIGKILL at random points', () => {
       actor: 'test',
       tasks: Array.from({ length: TASKS }, (_, i) => ({ type: 'mp', title: `task ${i}`, maxAttempts: 50 })),
     });
-    const env = { CNS_WORKER_LEASE_MS: '600', CNS_WORKER_WORK_MS: '40' };
+    // Work long enough (150 × 100 ms over 4 workers) that the killing below always gets its turns.
+    const env = { CNS_WORKER_LEASE_MS: '600', CNS_WORKER_WORK_MS: '100' };
     let seq = 0;
     const workers: ChildProcess[] = Array.from({ length: 4 }, () => spawnClaimWorker(db, `w${seq++}`, env));
     let seed = 12345;

@@ -13,6 +13,8 @@ import { openCoordinator } from '../coordinator/open-coordinator.js';
 import { resolveConfig, type CnsConfig, type ConfigInput } from '../core/config.js';
 import { CnsError, InvalidInputError } from '../core/errors.js';
 import { parseId } from '../core/ids.js';
+import { messageFor } from './errors.js';
+import { shellWord } from './self.js';
 import type { Json } from '../core/types.js';
 
 /** The global options (`cns --db …`) and any config overrides a command adds (e.g. `--lease-ms`). */
@@ -25,12 +27,14 @@ export interface OpenFromOptions {
   /** Run the lease reaper in the background. Default false: one-shot commands sweep once instead. */
   reaper?: boolean;
   /**
-   * Create a missing SQLite database at the default location. Default false: without --db or
-   * CNS_DB, a missing `.cns/cns.db` is an error that says to run `cns init` (so that a command run
-   * in the wrong folder does not silently start an empty database there). An explicit path is
-   * always created.
+   * Create a missing SQLite database at the default location (and its `.cns` folder). Default
+   * false: without --db or CNS_DB, a missing `.cns/cns.db` is an error that says to run `cns init`
+   * (so that a command run in the wrong folder does not silently start an empty database there).
+   * An explicit path is created when its folder exists.
    */
   create?: boolean;
+  /** Create the folder of an explicit path too (`cns init` only). Default false: an error. */
+  createFolder?: boolean;
 }
 
 const CONFIG_KEYS: (keyof ConfigInput)[] = [
@@ -60,27 +64,62 @@ export function configFromOptions(globalOpts: GlobalOptions): Readonly<CnsConfig
   return resolveConfig(flags);
 }
 
+/** Whether the database was chosen (--db or CNS_DB) rather than the default `.cns/cns.db`. */
+export function explicitDatabase(globalOpts: GlobalOptions): boolean {
+  return globalOpts.db !== undefined || (process.env.CNS_DB ?? '') !== '';
+}
+
+/**
+ * Checks where the database is before anything opens it: an unknown URL scheme is an error
+ * (parseDatabaseLocation), and so is a missing SQLite file at the default location (unless
+ * `create`) or in a folder that does not exist (unless `createFolder`): a typo in --db must not
+ * become a new database in new folders. Creates the folder when allowed.
+ */
+export function prepareDatabase(db: string, explicit: boolean, options: OpenFromOptions = {}): void {
+  const loc = parseDatabaseLocation(db);
+  if (loc.kind !== 'sqlite' || loc.path === ':memory:' || loc.path === '' || existsSync(loc.path)) return;
+  const folder = dirname(resolve(loc.path));
+  if (!explicit) {
+    if (!options.create) {
+      throw new CnsError(
+        'store_unavailable',
+        `no cns database here (${loc.path} does not exist): run "cns init" in the project folder, or pass --db PATH or set CNS_DB`,
+      );
+    }
+  } else if (!existsSync(folder) && !options.createFolder) {
+    throw new CnsError(
+      'store_unavailable',
+      `no folder ${folder} for the database ${loc.path}: check --db / CNS_DB for a typo, or create the database there with "cns --db ${shellWord(loc.path)} init"`,
+      { file: loc.path, folder },
+    );
+  }
+  mkdirSync(folder, { recursive: true });
+}
+
+/** A read-only SQLite file (migrate.ts sqliteFileError): reads work, writes are refused. */
+function isReadOnly(err: unknown): boolean {
+  return err instanceof CnsError && err.details.readOnly === true;
+}
+
 /** Opens the coordinator the global options name. The caller must `close()` it. */
 export async function openFromOptions(
   globalOpts: GlobalOptions,
   options: OpenFromOptions = {},
 ): Promise<Coordinator> {
   const config = configFromOptions(globalOpts);
-  const loc = parseDatabaseLocation(config.db);
-  if (loc.kind === 'sqlite' && loc.path !== ':memory:' && !existsSync(loc.path)) {
-    const explicit = globalOpts.db !== undefined || (process.env.CNS_DB ?? '') !== '';
-    if (!explicit && !options.create) {
-      throw new CnsError(
-        'store_unavailable',
-        `no cns database here (${loc.path} does not exist): run "cns init" in the project folder, or pass --db PATH or set CNS_DB`,
-      );
-    }
-    mkdirSync(dirname(resolve(loc.path)), { recursive: true });
-  }
+  prepareDatabase(config.db, explicitDatabase(globalOpts), options);
+  const reported = new Set<string>();
   return openCoordinator({
     config,
     reaper: options.reaper ?? false,
-    onError: (err) => process.stderr.write(`cns: background error: ${String(err)}\n`),
+    onError: (err) => {
+      // A read-only database fails every sweep of the background reaper the same way: say it once.
+      const message = messageFor(err);
+      if (isReadOnly(err) && reported.has(message)) return;
+      reported.add(message);
+      process.stderr.write(`cns: background error: ${message}
+`);
+    },
   });
 }
 
@@ -99,7 +138,11 @@ export async function withCoordinator<T>(
     ...options.config,
   });
   try {
-    if (options.sweep) await coordinator.reaper.sweep();
+    // A read-only database can be read; its expired leases just stay as they are.
+    if (options.sweep)
+      await coordinator.reaper.reapNow().catch((err: unknown) => {
+        if (!isReadOnly(err)) process.stderr.write(`cns: background error: ${messageFor(err)}\n`);
+      });
     return await fn(coordinator);
   } finally {
     await coordinator.close();

@@ -49,6 +49,7 @@ const STORE_ERROR_CODES = new Set([
   'ECONNRESET',
   'ETIMEDOUT',
   'EHOSTUNREACH',
+  '28000', // PostgreSQL: unknown role, or the login refused (pg_hba.conf)
   '28P01', // PostgreSQL: invalid password
   '3D000', // PostgreSQL: database does not exist
 ]);

@@ -110,8 +110,3 @@ export function indent(text: string, prefix = '  '): string {
     .map((l) => (l === '' ? '' : prefix + l))
     .join('\n');
 }
-
-/** A database location fit to print: a PostgreSQL URL without its password. */
-export function redactDb(db: string): string {
-  return db.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/i, '$1:***@');
-}

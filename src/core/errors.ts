@@ -26,7 +26,7 @@ export class CnsError extends Error {
 
 export class NotFoundError extends CnsError {
   constructor(
-    readonly kind: 'task' | 'agent' | 'workflow' | 'token',
+    readonly kind: 'task' | 'agent' | 'workflow' | 'token' | 'question',
     readonly ref: string | number,
   ) {
     super('not_found', `${kind} ${String(ref)} not found`, { kind, ref });
@@ -66,7 +66,7 @@ function leaseLostMessage(taskId: number, reason: LeaseLostReason, status: TaskS
     cancelled: 'the task was cancelled',
     finished: `the task is already ${status}`,
     released: 'the task was released',
-    unknown_token: 'the lease token does not match the current lease',
+    unknown_token: "this token is not the task's current lease (it was never given out for this task)",
   };
   return `lease lost on task ${taskId}: ${why[reason]}; nothing was changed (status is ${status})`;
 }

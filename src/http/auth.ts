@@ -4,7 +4,7 @@
  * coordinator); role checks; and the Host / Origin checks that keep a browser page on another site
  * (DNS rebinding, CSRF) from using the server.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Actor } from '../coordinator/api-types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { findLiveToken } from './tokens.js';
@@ -55,7 +55,10 @@ export class Authenticator {
     let via: Principal['via'] = 'bearer';
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
+      if (!m)
+        throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"', {
+          challenge: 'invalid_request',
+        });
       secret = m[1]!;
     } else {
       const cookie = readCookie(req, SESSION_COOKIE);
@@ -66,7 +69,10 @@ export class Authenticator {
     }
     if (secret === null) return null;
     const principal = await this.verify(secret, via);
-    if (!principal) throw new HttpError(401, 'unauthorized', 'the token is not valid (unknown or revoked)');
+    if (!principal)
+      throw new HttpError(401, 'unauthorized', 'the token is not valid (unknown or revoked)', {
+        challenge: 'invalid_token',
+      });
     return principal;
   }
 
@@ -121,6 +127,84 @@ export function requireAuth(p: Principal | null): Principal {
       'authentication required: send "Authorization: Bearer <token>" (cns token create)',
     );
   return p;
+}
+
+/** The realm of the bearer challenge of `cns serve`. */
+export const REALM = 'cns';
+
+/** How to make a token, as every 401 says (worded so that clients' log redaction keeps it). */
+export const TOKEN_HOW_TO =
+  'Make one where the database is, with "cns token create --role agent --type <type> --name <name>" (an agent) or "cns token create --role supervisor --name <you>", and give it to the client as a bearer token (the Authorization header)';
+
+/**
+ * A 401 that clients can show: `WWW-Authenticate: Bearer realm="cns", error_description="…"`
+ * (RFC 6750; with `error="invalid_token"` for an unknown or revoked token) and the JSON error body,
+ * whose message says that a cns token is needed and how to make one. cns uses its own tokens, not
+ * OAuth: an MCP client that tries OAuth discovery finds no metadata (sendOAuthNotUsed).
+ */
+export function sendUnauthorized(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const challenge = typeof err.details.challenge === 'string' ? err.details.challenge : null;
+  const description = challenge
+    ? `${err.message}; a cns token is needed`
+    : 'a cns token is needed as a bearer token; make one with cns token create';
+  const params = [
+    `realm="${REALM}"`,
+    ...(challenge ? [`error="${challenge}"`] : []),
+    `error_description="${headerText(description)}"`,
+  ];
+  const { challenge: _challenge, ...details } = err.details;
+  const body = {
+    error: {
+      code: 'unauthorized',
+      message: `${err.message}. A cns token is needed. ${TOKEN_HOW_TO}. cns uses its own tokens, not OAuth.`,
+      details: { ...details, tokenHowTo: TOKEN_HOW_TO },
+    },
+  };
+  res.writeHead(401, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'www-authenticate': `Bearer ${params.join(', ')}`,
+  });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * The OAuth paths MCP clients try before connecting (RFC 9728 protected-resource metadata, RFC 8414
+ * authorization-server metadata, OpenID discovery, and the registration, authorization and token
+ * endpoints a client falls back to without metadata).
+ */
+export function isOAuthPath(path: string): boolean {
+  return (
+    path.startsWith('/.well-known/oauth-') ||
+    path.startsWith('/.well-known/openid-configuration') ||
+    path === '/register' ||
+    path === '/authorize' ||
+    path === '/token'
+  );
+}
+
+/**
+ * cns uses its own tokens, not OAuth: every OAuth path answers 404, for any method (a 405 was shown
+ * by clients as a refused client registration), with an OAuth error body (RFC 6749 §5.2:
+ * `error`, `error_description`, which OAuth clients parse and show) that says to use a cns token.
+ */
+export function sendOAuthNotUsed(res: ServerResponse, path: string): void {
+  res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(
+    JSON.stringify({
+      error: 'invalid_request',
+      error_description: `cns serve does not use OAuth (no ${path}); it needs a cns token. ${TOKEN_HOW_TO}.`,
+    }),
+  );
+}
+
+/** Text fit for a quoted-string of a header: printable ASCII, no quotes or backslashes. */
+function headerText(text: string): string {
+  return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
 }
 
 /** 403 unless the principal has one of the roles. */

@@ -15,7 +15,14 @@ import { InvalidInputError } from '../core/errors.js';
 import { allowedActions, isTaskStatus, type TaskStatus } from '../core/status.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { registerApiRoutes } from './api-routes.js';
-import { Authenticator, HostPolicy, type Principal } from './auth.js';
+import {
+  Authenticator,
+  HostPolicy,
+  isOAuthPath,
+  sendOAuthNotUsed,
+  sendUnauthorized,
+  type Principal,
+} from './auth.js';
 import { CONTENT_SECURITY_POLICY, findDashboardDir, serveDashboardFile } from './dashboard-files.js';
 import { registerEventStream } from './event-stream.js';
 import { HttpError, sendError } from './http-errors.js';
@@ -85,6 +92,11 @@ export function createHttpHandler(coordinator: Coordinator, options: HttpHandler
     const path = url.pathname;
     hosts.check(req);
 
+    if (isOAuthPath(path)) {
+      sendOAuthNotUsed(res, path);
+      return;
+    }
+
     if (path === '/mcp' || path.startsWith('/mcp/')) {
       const principal = await auth.identify(req);
       if (!principal || principal.via !== 'bearer')
@@ -105,6 +117,10 @@ export function createHttpHandler(coordinator: Coordinator, options: HttpHandler
       const principal: Principal | null = path === '/api/session' ? null : await auth.identify(req);
       const writes = method !== 'GET' && method !== 'HEAD';
       if (principal?.via === 'cookie' && writes) hosts.check(req, { cookieWrite: true });
+      // Every route's body goes through the one bounded parser before the route runs, whether the
+      // route reads it or not: an oversized (413) or malformed (400) body is refused before anything
+      // happens, and a route that takes no body accepts only none or a JSON object (ignored).
+      const body = await readJsonBody(req, maxBodyBytes);
       const aborted = new AbortController();
       const abort = () => aborted.abort();
       res.once('close', abort);
@@ -116,7 +132,7 @@ export function createHttpHandler(coordinator: Coordinator, options: HttpHandler
           url,
           params: match.params,
           principal,
-          body: once(() => readJsonBody(req, maxBodyBytes)),
+          body: () => Promise.resolve(body),
           signal: aborted.signal,
         };
         const result = await match.handler(ctx);
@@ -144,7 +160,8 @@ export function createHttpHandler(coordinator: Coordinator, options: HttpHandler
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     const work = serve(req, res).catch((err: unknown) => {
       if (err instanceof HttpError && err.status === 413) res.setHeader('connection', 'close');
-      sendError(res, err, log);
+      if (err instanceof HttpError && err.status === 401) sendUnauthorized(res, err);
+      else sendError(res, err, log);
     });
     running.add(work);
     void work.finally(() => running.delete(work));
@@ -207,7 +224,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     });
   } catch (err) {
     if (owned) await coordinator.close().catch(() => {});
-    throw err;
+    throw listenError(err, host, port);
   }
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -233,7 +250,37 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   };
 }
 
-/** Reads the JSON body (an object), at most `max` bytes (413 beyond); `{}` when empty. */
+/** A failure to listen, in words that say what to do: a taken port names itself and --port. */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const details = { host, port, code };
+  if (code === 'EADDRINUSE')
+    return new InvalidInputError(
+      `port ${port} is already in use on ${host} (another cns serve, or another program, listens on ${where}): stop it, or choose another port with --port (e.g. --port ${port === 65535 ? 4748 : port + 1}; --port 0 picks a free one)`,
+      details,
+    );
+  if (code === 'EACCES')
+    return new InvalidInputError(
+      `not allowed to listen on ${where} (ports below 1024 need privileges): choose another port with --port`,
+      details,
+    );
+  if (code === 'EADDRNOTAVAIL')
+    return new InvalidInputError(
+      `cannot listen on ${where}: ${host} is not an address of this machine (--host)`,
+      details,
+    );
+  return err;
+}
+
+/** The deepest nesting of a request body (JSON values inside it are bounded lower: core/input.ts). */
+export const MAX_BODY_DEPTH = 100;
+
+/**
+ * Reads the JSON body (an object), at most `max` bytes (413 beyond); `{}` when empty. Refused
+ * (400, `details.field` "body"): bytes that are not UTF-8, text that is not JSON, JSON that is not
+ * an object or is nested more than MAX_BODY_DEPTH levels deep.
+ */
 export async function readJsonBody(req: IncomingMessage, max: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > max) throw tooLarge(max);
@@ -244,17 +291,45 @@ export async function readJsonBody(req: IncomingMessage, max: number): Promise<R
     if (size > max) throw tooLarge(max);
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const badBody = (why: string) => new InvalidInputError(`the request body ${why}`, { field: 'body' });
+  let text: string;
+  try {
+    text = UTF8.decode(Buffer.concat(chunks)).trim();
+  } catch {
+    throw badBody('must be UTF-8 text (it has bytes that are not UTF-8)');
+  }
   if (text === '') return {};
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new InvalidInputError(`the request body must be JSON: ${(err as Error).message}`);
+    throw badBody(`must be JSON: ${(err as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new InvalidInputError('the request body must be a JSON object');
+    throw badBody('must be a JSON object');
+  if (jsonDepth(text) > MAX_BODY_DEPTH)
+    throw badBody(`must not be nested more than ${MAX_BODY_DEPTH} levels deep`);
   return value as Record<string, unknown>;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** How deeply valid JSON text nests (brackets outside strings). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
 }
 
 function tooLarge(max: number): HttpError {
@@ -303,11 +378,6 @@ function isTask(value: object): value is { status: TaskStatus } {
     typeof v.reviewRounds === 'number' &&
     'lease' in v
   );
-}
-
-function once<T>(fn: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | null = null;
-  return () => (p ??= fn());
 }
 
 function packageVersion(): string {

@@ -16,9 +16,24 @@
  * client cancels by closing the call's own POST; the SDK also aborts `mcpReq.signal` then, in both
  * eras.) A cancel from another token aborts nothing; the requests of one POST (a batch) share one
  * signal.
+ *
+ * A refused request changes nothing: the agent's registration and heartbeat (writes) happen only
+ * once the SDK has accepted the request. The 2026-07-28 path calls the server factory after its
+ * checks; the 2025-era (legacy) fallback calls it before its transport checks the request
+ * (Accept, Content-Type, size, JSON, JSON-RPC), so there the server is built only when the
+ * transport delivers the request's first message (`deferredServer`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createMcpHandler, isJsonContentType, type AuthInfo } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  isJsonContentType,
+  isJSONRPCRequest,
+  type AuthInfo,
+  type JSONRPCMessage,
+  type McpServer,
+  type MessageExtraInfo,
+  type Transport,
+} from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { AgentSession } from '../coordinator/agent-session.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
@@ -94,27 +109,34 @@ export function createMcpEndpoint(
     async (reqCtx) => {
       const exchange = exchangeOf(reqCtx.authInfo);
       if (!exchange) throw new Error('internal: MCP request without a principal');
-      const { principal } = exchange;
-      const state = principal.role === 'agent' ? await agentState(principal) : null;
-      const ctx: McpContext = {
-        coordinator,
-        role: principal.role === 'agent' ? 'agent' : 'supervisor',
-        session: state?.session ?? null,
-        // An agent token acts as its session's agent; a supervisor or admin token as the request's
-        // actor (auth.ts).
-        actor: state?.session.actor ?? principal.actor,
-        claimed: state?.claimed ?? new Map(),
-        shutdown: exchange.signal,
-        inflight,
-        log: options.log,
-      };
-      return createMcpServer(ctx, options.version);
+      const build = () => buildServer(exchange);
+      // The legacy fallback only connects and closes what the factory returns (see deferredServer).
+      return reqCtx.era === 'legacy' ? (deferredServer(build) as unknown as McpServer) : build();
     },
     {
       onerror: (err) => options.log(`cns serve: mcp: ${err.message}`),
       maxRequestBodySize: options.maxBodyBytes,
     },
   );
+
+  /** The MCP server of one exchange; an agent token's agent is registered / heartbeated here. */
+  async function buildServer(exchange: Exchange): Promise<McpServer> {
+    const { principal } = exchange;
+    const state = principal.role === 'agent' ? await agentState(principal) : null;
+    const ctx: McpContext = {
+      coordinator,
+      role: principal.role === 'agent' ? 'agent' : 'supervisor',
+      session: state?.session ?? null,
+      // An agent token acts as its session's agent; a supervisor or admin token as the request's
+      // actor (auth.ts).
+      actor: state?.session.actor ?? principal.actor,
+      claimed: state?.claimed ?? new Map(),
+      shutdown: exchange.signal,
+      inflight,
+      log: options.log,
+    };
+    return createMcpServer(ctx, options.version);
+  }
   // Requests in flight, by token and JSON-RPC id (ids are only unique per client: two clients of
   // one token may both have a call 5 in flight, and a cancel of 5 then aborts both).
   const inFlight = new Map<string, Set<AbortController>>();
@@ -197,6 +219,51 @@ export function createMcpEndpoint(
       shutdown.abort();
       await Promise.allSettled([...inflight]);
       await handler.close().catch(() => {});
+    },
+  };
+}
+
+/**
+ * What the legacy fallback of the SDK is given in place of a server: it connects it to a transport
+ * and closes it. The server is built (`build`: registration, heartbeat) only when the transport
+ * delivers the first message — that is, once the transport has accepted the request — and then
+ * connected to the same transport, which delivers the messages received meanwhile (those of one
+ * POST arrive together) in order. A build that fails answers each request with an internal error.
+ */
+function deferredServer(build: () => Promise<McpServer>): Pick<McpServer, 'connect' | 'close'> {
+  let server: McpServer | null = null;
+  let closed = false;
+  return {
+    async connect(transport: Transport): Promise<void> {
+      const waiting: [JSONRPCMessage, MessageExtraInfo | undefined][] = [];
+      let building: Promise<void> | null = null;
+      transport.onmessage = (message, extra) => {
+        waiting.push([message, extra]);
+        building ??= (async () => {
+          try {
+            const built = await build();
+            if (closed) {
+              await built.close();
+              return;
+            }
+            server = built;
+            await built.connect(transport); // the transport's onmessage is the server's from here on
+            for (const [m, e] of waiting.splice(0)) transport.onmessage?.(m, e);
+          } catch (err) {
+            for (const [m] of waiting.splice(0)) {
+              if (!isJSONRPCRequest(m)) continue;
+              const message = `cns could not start this agent's session: ${err instanceof Error ? err.message : String(err)}`;
+              await transport
+                .send({ jsonrpc: '2.0', id: m.id, error: { code: -32603, message } })
+                .catch(() => undefined);
+            }
+          }
+        })();
+      };
+    },
+    async close(): Promise<void> {
+      closed = true;
+      await server?.close();
     },
   };
 }

@@ -12,7 +12,11 @@ export interface RouteContext {
   params: Record<string, string>;
   /** The caller (null: no credentials were presented; the handler decides whether that is fine). */
   principal: Principal | null;
-  /** The JSON body (an object; `{}` when empty). Bounded in size (413). */
+  /**
+   * The JSON body (an object; `{}` when empty). Every route's body is read and checked before the
+   * handler runs, whether the handler uses it or not (http-server.ts readJsonBody): bounded in size
+   * (413), UTF-8 JSON, an object, not too deeply nested (400).
+   */
   body(): Promise<Record<string, unknown>>;
   /** Aborted when the client goes away or the server closes. */
   signal: AbortSignal;

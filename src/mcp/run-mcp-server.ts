@@ -3,6 +3,7 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { AgentSession } from '../coordinator/agent-session.js';
 import type { Actor } from '../coordinator/api-types.js';
 import type { CnsApi } from '../coordinator/cns-api.js';
+import { maskDatabaseUrl } from '../coordinator/database.js';
 import { createMcpServer } from './mcp-server.js';
 import type { McpContext, McpRole } from './tool-kit.js';
 
@@ -61,7 +62,7 @@ export async function runMcpServer(options: RunMcpServerOptions): Promise<Runnin
       { onError: (err) => log(`cns mcp: heartbeat failed: ${String(err)}`) },
     );
     log(
-      `cns mcp: agent ${name} registered (type ${type}${capabilities.length ? `; ${capabilities.join(', ')}` : ''}), db ${coordinator.config.db}`,
+      `cns mcp: agent ${name} registered (type ${type}${capabilities.length ? `; ${capabilities.join(', ')}` : ''}), db ${maskDatabaseUrl(coordinator.config.db)}`,
     );
   }
 

@@ -1,5 +1,6 @@
 /**
- * An in-process `cns serve` for tests: a real SQLite file in a temporary directory, the server on an
+ * An in-process `cns serve` for tests: a real SQLite file in a temporary directory (or, with
+ * `config.db` a postgres:// URL, that database: see `startPostgresHarness`), the server on an
  * ephemeral port of 127.0.0.1, and one token of each kind. `call()` makes a request and returns
  * status, headers and the parsed JSON body.
  */
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import type { ConfigInput } from '../../src/core/config.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/http/http-server.js';
 import { issueToken } from '../../src/http/tokens.js';
+import { freshPostgresSchema } from './postgres.js';
 
 export interface Harness {
   server: RunningServer;
@@ -40,7 +42,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'cns-http-'));
   const server = await startServer({
-    db: join(dir, 'cns.db'),
+    db: config.db ?? join(dir, 'cns.db'),
     config: { reaperIntervalMs: 200, ...config },
     port: 0,
     host: '127.0.0.1',
@@ -77,6 +79,22 @@ export async function startHarness(
     async close() {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The same harness on a fresh schema of the test PostgreSQL server (dropped on close). */
+export async function startPostgresHarness(
+  config: ConfigInput = {},
+  options: Partial<StartServerOptions> = {},
+): Promise<Harness> {
+  const pg = await freshPostgresSchema();
+  const h = await startHarness({ ...config, db: pg.url, schema: pg.schema }, options);
+  return {
+    ...h,
+    async close() {
+      await h.close();
+      await pg.drop();
     },
   };
 }

@@ -2,25 +2,52 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../core/errors.js';
-import { parseDatabaseLocation } from '../../coordinator/database.js';
-import { configFromOptions, openFromOptions, type GlobalOptions } from '../context.js';
-import { print, printJson, redactDb } from '../output.js';
+import { maskDatabaseUrl, parseDatabaseLocation } from '../../coordinator/database.js';
+import { configFromOptions, explicitDatabase, openFromOptions, type GlobalOptions } from '../context.js';
+import { print, printJson } from '../output.js';
+import { selfCommand, selfCommandLine } from '../self.js';
 
-/** The MCP servers `cns init` adds to the project's `.mcp.json` (Claude Code expands `${VAR:-default}` in args). */
-export const MCP_SERVERS = {
-  'cns-supervisor': { type: 'stdio', command: 'npx', args: ['cns', 'mcp', '--role', 'supervisor'] },
-  'cns-agent': {
-    type: 'stdio',
-    command: 'npx',
-    args: ['cns', 'mcp', '--role', 'agent', '--type', '${CNS_AGENT_TYPE:-general}'],
-  },
-} as const;
+/**
+ * The MCP servers `cns init` adds to the project's `.mcp.json` (Claude Code expands
+ * `${VAR:-default}` in args). They run this cns, the one that wrote them (self.ts: absolute paths
+ * of its node and entry point, never `npx`). Run `cns init` again after moving or reinstalling
+ * cns: it updates the entries it wrote.
+ */
+export function mcpServers(): Record<'cns-supervisor' | 'cns-agent', McpServerEntry> {
+  const self = selfCommand();
+  const run = [...self.args, 'mcp'];
+  return {
+    'cns-supervisor': { type: 'stdio', command: self.command, args: [...run, '--role', 'supervisor'] },
+    'cns-agent': {
+      type: 'stdio',
+      command: self.command,
+      args: [...run, '--role', 'agent', '--type', '${CNS_AGENT_TYPE:-general}'],
+    },
+  };
+}
+
+interface McpServerEntry {
+  type: 'stdio';
+  command: string;
+  args: string[];
+}
+
+/** An entry a `cns init` wrote (this version's, or an earlier one's `npx cns mcp …`): it may be updated. */
+function writtenByInit(entry: unknown): boolean {
+  if (entry === null || typeof entry !== 'object') return false;
+  const { command, args } = entry as { command?: unknown; args?: unknown };
+  if (typeof command !== 'string' || !Array.isArray(args)) return false;
+  const a = args.map(String);
+  if (command === 'npx' && a[0] === 'cns' && a[1] === 'mcp') return true;
+  const main = a.findIndex((x) => /(^|[\\/])(dist|src)[\\/]cli[\\/]main\.[jt]s$/.test(x));
+  return main >= 0 && a[main + 1] === 'mcp';
+}
 
 interface InitReport {
   directory: string;
   db: string;
   dbCreated: boolean;
-  mcpJson: { path: string; added: string[]; kept: string[]; created: boolean };
+  mcpJson: { path: string; added: string[]; updated: string[]; kept: string[]; created: boolean };
   gitignore: 'added' | 'present' | 'absent';
 }
 
@@ -35,68 +62,83 @@ export function registerInitCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-What it does (safe to run again; nothing existing is overwritten):
-  - creates .cns/ here and the database in it (.cns/cns.db, migrated), or migrates the database
-    given by --db / CNS_DB (a SQLite path or a postgres:// URL);
-  - writes .mcp.json, or merges into an existing one, two servers under "mcpServers":
-      cns-supervisor   npx cns mcp --role supervisor
-      cns-agent        npx cns mcp --role agent --type \${CNS_AGENT_TYPE:-general}
-    Existing entries and other keys are kept as they are. A malformed .mcp.json is an error and
-    is left untouched;
+What it does (safe to run again; nothing else is overwritten):
+  - creates .cns/ here and the database in it (.cns/cns.db, migrated), or creates or migrates the
+    database given by --db / CNS_DB (a SQLite path, its folder created if needed, or a
+    postgres:// URL);
+  - writes .mcp.json, or merges into an existing one, two servers under "mcpServers" that run
+    this cns (the absolute paths of its node and its dist/cli/main.js; never npx):
+      cns-supervisor   <node> <cns>/dist/cli/main.js mcp --role supervisor
+      cns-agent        <node> <cns>/dist/cli/main.js mcp --role agent --type \${CNS_AGENT_TYPE:-general}
+    Entries that an earlier "cns init" wrote (also "npx cns mcp …") are updated to run this cns;
+    other entries and keys are kept as they are. A malformed .mcp.json is an error and is left
+    untouched;
   - adds .cns/ to .gitignore when there is a .gitignore that lacks it.`,
     )
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const cwd = process.cwd();
       const globals = cmd.optsWithGlobals() as GlobalOptions;
-      const explicitDb = globals.db !== undefined || (process.env.CNS_DB ?? '') !== '';
+      const explicitDb = explicitDatabase(globals);
       const dbOption = explicitDb ? globals.db : join(cwd, '.cns', 'cns.db');
 
       // Read .mcp.json first: if it is malformed, stop before changing anything.
       const mcpPath = join(cwd, '.mcp.json');
       const mcp = readMcpJson(mcpPath);
 
-      mkdirSync(join(cwd, '.cns'), { recursive: true });
       const config = configFromOptions({ ...globals, db: dbOption });
-      const loc = parseDatabaseLocation(config.db);
+      const loc = parseDatabaseLocation(config.db); // an unknown URL scheme: refused before any change
+      mkdirSync(join(cwd, '.cns'), { recursive: true });
       const dbExisted = loc.kind === 'sqlite' ? existsSync(loc.path) : true;
-      const coordinator = await openFromOptions({ ...globals, db: config.db }, { create: true });
+      const coordinator = await openFromOptions(
+        { ...globals, db: config.db },
+        { create: true, createFolder: true },
+      );
       await coordinator.close();
 
       const added: string[] = [];
       const kept: string[] = [];
+      const updated: string[] = [];
       const servers = mcp.servers;
-      for (const [name, entry] of Object.entries(MCP_SERVERS)) {
-        if (name in servers) kept.push(name);
-        else {
+      for (const [name, entry] of Object.entries(mcpServers())) {
+        if (!(name in servers)) {
           servers[name] = entry;
           added.push(name);
-        }
+        } else if (writtenByInit(servers[name]) && JSON.stringify(servers[name]) !== JSON.stringify(entry)) {
+          servers[name] = entry;
+          updated.push(name);
+        } else kept.push(name);
       }
-      if (added.length > 0) writeFileSync(mcpPath, `${JSON.stringify(mcp.doc, null, 2)}\n`);
+      if (added.length + updated.length > 0) writeFileSync(mcpPath, `${JSON.stringify(mcp.doc, null, 2)}\n`);
 
       const gitignore = updateGitignore(join(cwd, '.gitignore'));
       const report: InitReport = {
         directory: cwd,
-        db: redactDb(config.db),
+        db: maskDatabaseUrl(config.db),
         dbCreated: !dbExisted,
-        mcpJson: { path: mcpPath, added, kept, created: !mcp.existed },
+        mcpJson: { path: mcpPath, added, updated, kept, created: !mcp.existed },
         gitignore,
       };
       if (opts.json) return printJson(report);
 
       const rel = (p: string) => relative(cwd, resolve(p)) || p;
-      const dbShown = loc.kind === 'sqlite' ? rel(loc.path) : redactDb(config.db);
+      const dbShown = loc.kind === 'sqlite' ? rel(loc.path) : maskDatabaseUrl(config.db);
       const lines = [`cns initialised in ${cwd}`];
       lines.push(
         `  database    ${dbShown}: ${dbExisted ? 'exists, schema up to date' : 'created (schema migrated)'}`,
       );
+      const changes = [
+        added.length ? `added ${added.join(', ')}` : '',
+        updated.length ? `updated ${updated.join(', ')} (to run this cns)` : '',
+        kept.length ? `kept existing ${kept.join(', ')}` : '',
+      ].filter((x) => x !== '');
       lines.push(
         `  .mcp.json   ${
-          added.length === 0
+          added.length + updated.length === 0
             ? `already has ${kept.join(', ')} (left as is)`
-            : `${mcp.existed ? 'merged' : 'written'}: added ${added.join(', ')}${kept.length ? `; kept existing ${kept.join(', ')}` : ''}`
+            : `${mcp.existed ? 'merged' : 'written'}: ${changes.join('; ')}`
         }`,
       );
+      lines.push(`              (they run: ${selfCommandLine(['mcp'])} …)`);
       if (gitignore === 'added') lines.push('  .gitignore  added .cns/');
       else if (gitignore === 'present') lines.push('  .gitignore  already ignores .cns/');
       if (explicitDb) {

@@ -42,7 +42,10 @@ export function registerMcpCommand(program: Command): void {
       '--token <secret>',
       'the cns serve token (env CNS_TOKEN, preferred: arguments are visible to other local users); an agent token also gives the agent name and type',
     )
-    .option('--type <type>', 'agent type: which tasks this agent takes (required for roles agent and both)')
+    .option(
+      '--type <type>',
+      "agent type: which tasks this agent takes (required for roles agent and both; env CNS_AGENT_TYPE, for clients whose own --type option takes this one, as Gemini CLI's does)",
+    )
     .option('--capability <name>', 'a capability the agent has (repeatable, or comma-separated)', collect)
     .option(
       '--name <name>',
@@ -68,9 +71,12 @@ Examples:
   cns mcp --role supervisor
   cns --db /tmp/team.db mcp --role agent --type backend --lease-ms 60000
 
-Claude Code (project scope, written to .mcp.json):
-  claude mcp add -s project cns-agent -- npx cns mcp --role agent --type backend
-  claude mcp add -s project cns-supervisor -- npx cns mcp --role supervisor
+Claude Code ("cns init" writes both to .mcp.json, with absolute paths to this cns):
+  claude mcp add -s project cns-agent -- cns mcp --role agent --type backend
+  claude mcp add -s project cns-supervisor -- cns mcp --role supervisor
+  claude mcp add cns-agent -e CNS_DB=/path/to/cns.db -- cns mcp --role agent --type backend
+  claude mcp add cns-agent -e CNS_TOKEN=cns_… -- cns mcp --server http://cns.internal:4747
+(The server's name comes before -e: -e takes several values.)
 
 See docs/mcp.md for the tools and a walk-through.`,
     )
@@ -83,12 +89,13 @@ See docs/mcp.md for the tools and a walk-through.`,
       }
       if (opts.role === undefined)
         throw new InvalidInputError('--role is required (agent, supervisor or both)');
+      if (opts.role !== 'supervisor') opts.type ??= process.env.CNS_AGENT_TYPE || undefined;
       if (opts.token !== undefined)
         throw new InvalidInputError('--token goes with --server (a cns serve URL)');
       const role = opts.role;
       if (role !== 'supervisor' && !opts.type) {
         throw new InvalidInputError(
-          `--type is required for --role ${role} (the type of tasks this agent takes)`,
+          `--type is required for --role ${role} (the type of tasks this agent takes; or env CNS_AGENT_TYPE)`,
         );
       }
       if (role === 'supervisor' && (opts.type || opts.capability)) {

@@ -1,8 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { migrateDatabase, parseDatabaseLocation } from '../../coordinator/database.js';
-import { configFromOptions, type GlobalOptions } from '../context.js';
+import { migrateDatabase } from '../../coordinator/database.js';
+import { configFromOptions, explicitDatabase, prepareDatabase, type GlobalOptions } from '../context.js';
 
 /** `cns migrate`: apply the database migrations explicitly. */
 export function registerMigrateCommand(program: Command): void {
@@ -26,9 +24,10 @@ Examples:
   CNS_DB=.cns/cns.db cns migrate --json`,
     )
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const config = configFromOptions(cmd.optsWithGlobals() as GlobalOptions);
-      const loc = parseDatabaseLocation(config.db);
-      if (loc.kind === 'sqlite') mkdirSync(dirname(resolve(loc.path)), { recursive: true });
+      const globals = cmd.optsWithGlobals() as GlobalOptions;
+      const config = configFromOptions(globals);
+      // As every command: the default .cns/cns.db must exist ("cns init"), a path's folder too.
+      prepareDatabase(config.db, explicitDatabase(globals));
       const { applied } = await migrateDatabase(config.db, { schema: config.schema });
       if (opts.json) {
         process.stdout.write(JSON.stringify({ applied }) + '\n');

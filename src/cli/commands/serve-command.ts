@@ -1,8 +1,11 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { maskDatabaseUrl } from '../../coordinator/database.js';
 import { issueToken } from '../../http/tokens.js';
 import { collect, intOption, openFromOptions, type GlobalOptions } from '../context.js';
-import { print, printErr, redactDb } from '../output.js';
+import { print, printErr } from '../output.js';
+import { selfCommandLine, shellWord } from '../self.js';
 
 /** The defaults of http-server.ts (DEFAULT_PORT, DEFAULT_HOST), repeated so that the server code loads only for this command. */
 const DEFAULT_PORT = 4747;
@@ -48,7 +51,9 @@ Examples:
 
 Agents on other machines (no database credentials there):
   cns token create --role agent --type backend --name backend-1
-  cns mcp --server http://cns.internal:4747 --token cns_…
+  claude mcp add cns-agent -e CNS_TOKEN=cns_… -- cns mcp --server http://cns.internal:4747
+
+A taken port is an error that names it: choose another with --port (0 picks a free one).
 
 See docs/http-api.md for the routes, roles and errors.`,
     )
@@ -59,9 +64,6 @@ See docs/http-api.md for the routes, roles and errors.`,
       let firstSecret: string | null = null;
       let running;
       try {
-        if ((await coordinator.listTokens()).length === 0) {
-          firstSecret = (await issueToken(coordinator, { role: 'admin', name: 'admin' })).secret;
-        }
         running = await startServer({
           coordinator,
           host: opts.host,
@@ -69,15 +71,19 @@ See docs/http-api.md for the routes, roles and errors.`,
           allowedHosts: opts.allowedHost ?? [],
           log: (m) => printErr(m),
         });
+        // Only once listening: a start that fails (a taken port) must not use up the first token.
+        if ((await coordinator.listTokens()).length === 0) {
+          firstSecret = (await issueToken(coordinator, { role: 'admin', name: 'admin' })).secret;
+        }
       } catch (err) {
+        await running?.close().catch(() => {});
         await coordinator.close().catch(() => {});
         throw err;
       }
       const url = running.url;
       const mcpUrl = new URL('mcp', url).href;
-      print(
-        `cns serve: listening on ${url} (database ${redactDb(coordinator.config.db)}, ${coordinator.backend})`,
-      );
+      const db = maskDatabaseUrl(coordinator.config.db);
+      print(`cns serve: listening on ${url} (database ${db}, ${coordinator.backend})`);
       print('');
       print(`Dashboard: open ${url} and sign in with a supervisor or admin token.`);
       if (firstSecret) {
@@ -92,20 +98,23 @@ See docs/http-api.md for the routes, roles and errors.`,
           '  A token: cns token create --role supervisor --name <you>   (cns token list shows the existing ones)',
         );
       }
+      // Claude Code's `-e` and `-H` take several values: the server's name comes before them.
+      const sameDb =
+        coordinator.backend === 'sqlite' ? shellWord(resolve(coordinator.config.db)) : '<the PostgreSQL URL>';
       print('');
-      print('Connect agents:');
+      print('Connect agents (Claude Code; see docs/mcp.md for other clients):');
+      print('  this machine, same database (runs this cns):');
       print(
-        '  this machine (same database):  claude mcp add cns-agent -- npx cns mcp --role agent --type <type>',
+        `      claude mcp add cns-agent -e CNS_DB=${sameDb} -- ${selfCommandLine(['mcp', '--role', 'agent', '--type'])} <type>`,
       );
-      print('  another machine, via this server:');
-      print('      cns token create --role agent --type <type> --name <agent>');
-      print(`      claude mcp add cns-agent -- npx cns mcp --server ${url} --token <secret>`);
-      print(
-        `  MCP over HTTP (no local process):  claude mcp add -t http -H "Authorization: Bearer <secret>" cns ${mcpUrl}`,
-      );
+      print('  another machine, through this server (cns installed there; no database credentials):');
+      print('      cns token create --role agent --type <type> --name <agent>     (here)');
+      print(`      claude mcp add cns-agent -e CNS_TOKEN=<secret> -- cns mcp --server ${url}`);
+      print('  MCP over HTTP (no local process):');
+      print(`      claude mcp add -t http cns ${mcpUrl} -H "Authorization: Bearer <secret>"`);
       if (opts.host !== DEFAULT_HOST && opts.host !== 'localhost')
         print(`\nListening on ${opts.host}: clients must use an allowed host name (--allowed-host).`);
-      print('\nStop with Ctrl-C.');
+      print('\nStop with Ctrl-C (or SIGTERM).');
 
       await new Promise<void>((resolve) => {
         const stop = (why: string) => {
