@@ -1,7 +1,8 @@
 /**
  * Regenerates the dashboard screenshots in docs/ (the README and docs/dashboard.md show them):
  * starts `cns serve` in-process on a throw-away SQLite file, fills it with a demo fleet (agents, two
- * workflows with tasks in every interesting state, a review pending), signs in with headless
+ * workflows with tasks in every interesting state, a review pending, two questions waiting for an
+ * answer), signs in with headless
  * Chromium and saves one PNG per main page.
  *
  *   npm run screenshots          (node --import tsx scripts/screenshots.ts)
@@ -23,7 +24,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.CNS_CHROMIUM ?? '/usr/bin/chromium';
 const LEASE_MS = 30 * 60_000;
 
-/** A small but realistic fleet: every task status, a review waiting, a stuck task, an offline agent. */
+/**
+ * A small but realistic fleet: every task status, a review waiting, two open questions (one with
+ * choices and context), a stuck task, an offline agent.
+ */
 async function seedDemoFleet(c: Coordinator): Promise<void> {
   const sup: Actor = { name: 'supervisor', agentId: null, role: 'supervisor' };
   const agent = (name: string, type: string, capabilities: string[], pid: number) =>
@@ -169,7 +173,7 @@ async function seedDemoFleet(c: Coordinator): Promise<void> {
     },
     sup,
   );
-  await c.createTask(
+  const flaky = await c.createTask(
     {
       type: 'backend',
       title: 'Investigate the flaky payments test',
@@ -178,6 +182,56 @@ async function seedDemoFleet(c: Coordinator): Promise<void> {
     },
     sup,
   );
+  const flakyToken = await work(flaky.task.id, be2, [
+    { note: 'Reproduced locally: fails when the nightly job runs at the same time', percent: 60 },
+  ]);
+  await c.ask(flaky.task.id, flakyToken, {
+    text:
+      'payments.test.ts fails whenever the nightly reconciliation job runs at the same time: both use ' +
+      'the one Stripe sandbox account, and the job deletes the customers the test has just created. ' +
+      'Which fix do you want?',
+    choices: [
+      'Mock Stripe in payments.test.ts',
+      'Give CI its own Stripe sandbox account',
+      'Move the nightly job out of CI hours',
+    ],
+    context: {
+      failures: '7 of 210 CI runs in the last 14 days',
+      failingTest: 'refunds a partially captured charge',
+      evidence: [
+        'ci run 88412: customer deleted by reconcile-nightly at 02:00:07, test failed at 02:00:09',
+        'ci run 88519: customer deleted at 02:00:04, test failed at 02:00:05',
+      ],
+      cost: {
+        mock: 'half a day; loses coverage of the real API',
+        sandbox: 'one more (free) Stripe account and a CI secret',
+        schedule: 'a cron change; CI still runs at night for hotfixes',
+      },
+    },
+  });
+  const release = await c.createWorkflow(
+    {
+      name: 'Release 3.2',
+      tasks: [
+        {
+          ref: 'notes',
+          type: 'docs',
+          title: 'Write the release notes for 3.2',
+          spec: 'From the merged pull requests since 3.1; group by area; call out breaking changes.',
+        },
+        { ref: 'tag', type: 'backend', title: 'Tag and publish 3.2', dependsOn: ['notes'] },
+      ],
+    },
+    sup,
+  );
+  const notes = release.tasks.find((t) => t.ref === 'notes')!.id;
+  const notesToken = await work(notes, docs, [{ note: 'Draft grouped by area', percent: 70 }]);
+  await c.ask(notes, notesToken, {
+    text:
+      'GET /v1/export is deprecated in 3.2, but two customers still call it every day. ' +
+      'Should the release notes name a removal date, or only say that it is deprecated?',
+    for: 'product',
+  });
   const dropped = await c.createTask({ type: 'frontend', title: 'Landing page A/B test' }, sup);
   await c.cancel(dropped.task.id, sup, 'the experiment was dropped');
   await c.deregisterAgent(docs.id, docs.session);
@@ -231,6 +285,7 @@ async function main(): Promise<void> {
     const workflow = (await coordinator.listWorkflows()).items[0]!;
     await shoot(page, '#/', '.page-fleet .agents', 'dashboard-fleet.png');
     await shoot(page, '#/tasks', '.page-tasks .tasks', 'dashboard-tasks.png');
+    await shoot(page, '#/questions', '.page-questions .question', 'dashboard-inbox.png');
     await shoot(page, `#/tasks/${review.id}`, '#approve', 'dashboard-task.png');
     await shoot(page, `#/workflows/${workflow.id}`, '.graph .node', 'dashboard-workflow.png');
   } finally {

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Actor } from '../src/coordinator/api-types.js';
 import type { Coordinator } from '../src/coordinator/coordinator.js';
 import { openCoordinator } from '../src/coordinator/open-coordinator.js';
-import type { Agent, Task } from '../src/core/types.js';
+import type { Agent, Question, Task } from '../src/core/types.js';
 import { startServer } from '../src/http/http-server.js';
 import { createToken } from '../src/http/tokens.js';
 
@@ -63,11 +63,14 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
   let token: string;
   let pageErrors: string[];
 
-  /** A call to the HTTP API with the supervisor token (what another program would do). */
-  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * A call to the HTTP API (what another program would do), with the supervisor token unless
+   * another is given (an agent's, for the agent's own calls).
+   */
+  async function api<T>(method: string, path: string, body?: unknown, bearer = token): Promise<T> {
     const res = await fetch(new URL(path, server.url), {
       method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = (await res.json()) as T;
@@ -87,9 +90,40 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     return coordinator.complete(taskId, out.claimed.leaseToken, { result });
   }
 
-  async function signIn(p: Page): Promise<void> {
+  /**
+   * An agent with its own token, working through the HTTP API as an agent program does: it
+   * registers, claims `taskId` (the only task of its type) and asks about it.
+   */
+  async function askAs(
+    agentToken: string,
+    taskId: number,
+    question: { text: string; choices?: string[]; context?: unknown; for?: string },
+  ): Promise<Question> {
+    await api('POST', '/api/agent/register', {}, agentToken);
+    const { claimed } = await api<{ claimed: { task: Task; leaseToken: string } | null }>(
+      'POST',
+      '/api/agent/claim',
+      {},
+      agentToken,
+    );
+    expect(claimed?.task.id).toBe(taskId);
+    const asked = await api<{ task: Task; question: Question }>(
+      'POST',
+      `/api/tasks/${taskId}/ask`,
+      { leaseToken: claimed!.leaseToken, ...question },
+      agentToken,
+    );
+    expect(asked.task.status).toBe('waiting_input');
+    return asked.question;
+  }
+
+  async function openQuestions(): Promise<number> {
+    return (await api<{ openQuestions: number }>('GET', '/api/status?stuck=0')).openQuestions;
+  }
+
+  async function signIn(p: Page, secret = token): Promise<void> {
     await p.goto(server.url);
-    await p.locator('#token').fill(token);
+    await p.locator('#token').fill(secret);
     await p.locator('#signin button[type=submit]').click();
     await p.locator('.page-fleet').waitFor();
   }
@@ -369,6 +403,176 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     expect(page.url()).toContain(`#/tasks/${id('d')}`);
   });
 
+  it('shows a question asked while the inbox is open, live, and answers it with one click on a choice', async () => {
+    const agentToken = await createToken(coordinator, {
+      role: 'agent',
+      name: 'ops-asker',
+      type: 'inbox-choice',
+    });
+    const { task } = await api<{ task: Task }>('POST', '/api/tasks', {
+      type: 'inbox-choice',
+      title: 'Create the uploads bucket',
+    });
+    const before = await openQuestions();
+    await signIn(page);
+    await go('#/questions');
+    await page.locator('.page-questions').waitFor();
+    await page.evaluate(() => ((globalThis as unknown as PageWindow).__sameDocument = true));
+    const badge = page.locator('#inbox-count');
+    expect(await badge.textContent()).toBe(String(before));
+
+    // The agent, elsewhere, asks while the page is open.
+    const context = { latencyMs: { 'eu-west-1': 18, 'us-east-1': 95 }, users: 'mostly in Europe' };
+    const q = await askAs(agentToken, task.id, {
+      text: 'Which region should the bucket live in?',
+      choices: ['eu-west-1', 'us-east-1'],
+      context,
+      for: 'ops',
+    });
+
+    // It appears without a reload, with everything needed to answer it; the badge counts it.
+    const card = page.locator(`#question-list .question[data-question="${q.id}"]`);
+    await card.waitFor();
+    expect(await card.getAttribute('data-status')).toBe('open');
+    expect(await card.locator('.q-text').textContent()).toBe('Which region should the bucket live in?');
+    expect(await card.locator('.q-for-name').textContent()).toBe('ops');
+    expect(await card.locator('.q-asker').textContent()).toBe('ops-asker');
+    expect(await card.locator('.q-task-title').textContent()).toBe('Create the uploads bucket');
+    expect(await card.locator('a.tasklink').getAttribute('href')).toBe(`#/tasks/${task.id}`);
+    expect(JSON.parse((await card.locator('.q-context pre').textContent()) ?? '')).toEqual(context);
+    expect(await card.locator('.q-choice').allTextContents()).toEqual(['eu-west-1', 'us-east-1']);
+    await expect.poll(() => badge.textContent(), POLL).toBe(String(before + 1));
+    expect(await badge.isVisible()).toBe(true);
+
+    await card.locator('.q-choice[data-choice="us-east-1"]').click();
+
+    // Answered with that choice, by the signed-in supervisor; the task is back in the queue.
+    await expect
+      .poll(
+        async () => (await api<{ question: Question }>('GET', `/api/questions/${q.id}`)).question.status,
+        POLL,
+      )
+      .toBe('answered');
+    const { question } = await api<{ question: Question }>('GET', `/api/questions/${q.id}`);
+    expect(question).toMatchObject({ answer: 'us-east-1', answeredBy: { name: 'reviewer' } });
+    expect((await api<{ task: Task }>('GET', `/api/tasks/${task.id}?view=task`)).task.status).toBe('pending');
+
+    // The page: the question left the open list, and says who answered it and how.
+    const done = page.locator(`#answered-list .question[data-question="${q.id}"][data-status="answered"]`);
+    await done.waitFor();
+    expect(await card.count()).toBe(0);
+    expect(await done.locator('.q-answered-by').textContent()).toBe('reviewer');
+    expect(await done.locator('.q-answer-text').textContent()).toBe('us-east-1');
+    expect(await done.locator('button, textarea').count()).toBe(0);
+    await expect.poll(() => badge.textContent(), POLL).toBe(String(before));
+    expect(await badge.isVisible()).toBe(before > 0);
+
+    // Answered questions are one filter away.
+    await page.locator('#show-all').click();
+    await page.locator(`#question-list .question[data-question="${q.id}"][data-status="answered"]`).waitFor();
+    expect(await page.evaluate(() => (globalThis as unknown as PageWindow).__sameDocument)).toBe(true);
+  });
+
+  it("answers a task's question in free text from the task's page", async () => {
+    const agentToken = await createToken(coordinator, {
+      role: 'agent',
+      name: 'docs-asker',
+      type: 'inbox-text',
+    });
+    const { task } = await api<{ task: Task }>('POST', '/api/tasks', {
+      type: 'inbox-text',
+      title: 'Write the 3.2 release notes',
+    });
+    const q = await askAs(agentToken, task.id, {
+      text: 'Should the notes give a removal date for /v1/export?',
+    });
+
+    await signIn(page);
+    await go(`#/tasks/${task.id}`);
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('waiting input');
+    expect(await page.locator('#explanation').textContent()).toMatch(
+      /waiting for an answer from supervisor .*docs-asker asked question #\d+/,
+    );
+    const card = page.locator(`#questions .question[data-question="${q.id}"]`);
+    expect(await card.locator('.q-text').textContent()).toBe(
+      'Should the notes give a removal date for /v1/export?',
+    );
+    expect(await card.locator('.q-choice').count()).toBe(0);
+    await card.locator('textarea').fill('No date yet: say it is deprecated, and that a date follows in 3.3.');
+    await card.locator('.q-submit').click();
+
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('pending');
+    const { question } = await api<{ question: Question }>('GET', `/api/questions/${q.id}`);
+    expect(question).toMatchObject({
+      status: 'answered',
+      answer: 'No date yet: say it is deprecated, and that a date follows in 3.3.',
+      answeredBy: { name: 'reviewer' },
+    });
+    expect((await api<{ task: Task }>('GET', `/api/tasks/${task.id}?view=task`)).task.status).toBe('pending');
+    const answered = page.locator(`#questions .question[data-question="${q.id}"][data-status="answered"]`);
+    await answered.waitFor();
+    expect(await answered.locator('.q-answer-text').textContent()).toBe(
+      'No date yet: say it is deprecated, and that a date follows in 3.3.',
+    );
+    expect(await answered.locator('.q-answered-by').textContent()).toBe('reviewer');
+    expect(await page.locator('#questions textarea').count()).toBe(0);
+    // Kept for the agent that asked, which the page explains; the timeline has the answer.
+    expect(await page.locator('#explanation').textContent()).toMatch(/kept for docs-asker/);
+    await page.locator('.tl-item[data-kind="task.answered"]').waitFor();
+  });
+
+  it('shows questions read-only to agents; an answer that lost the race says so in place', async () => {
+    const agentToken = await createToken(coordinator, {
+      role: 'agent',
+      name: 'race-asker',
+      type: 'inbox-race',
+    });
+    const other = await createToken(coordinator, { role: 'supervisor', name: 'bea' });
+    const { task } = await api<{ task: Task }>('POST', '/api/tasks', {
+      type: 'inbox-race',
+      title: 'Ship it?',
+    });
+    const before = await openQuestions();
+    const q = await askAs(agentToken, task.id, { text: 'Ship on Friday?', choices: ['yes', 'no'] });
+
+    // An agent's session reads the question but gets no controls.
+    await signIn(page, agentToken);
+    await go('#/questions');
+    const seen = page.locator(`#question-list .question[data-question="${q.id}"]`);
+    await seen.waitFor();
+    expect(await seen.locator('.q-choice-tag').allTextContents()).toEqual(['yes', 'no']);
+    expect(await seen.locator('button, textarea').count()).toBe(0);
+    expect(await seen.locator('.q-readonly').isVisible()).toBe(true);
+
+    // A supervisor whose live updates do not arrive (a proxy that drops the event stream), so the
+    // page still offers the question after someone else answered it.
+    await openPage();
+    await page.route('**/api/events/stream**', (route) => route.abort());
+    await signIn(page);
+    // The fleet page counts the open questions, and its tile opens the inbox.
+    const tile = page.locator('#fleet-questions');
+    expect(await tile.locator('.count-n').textContent()).toBe(String(before + 1));
+    expect(await page.locator('#inbox-count').textContent()).toBe(String(before + 1));
+    await tile.click();
+    const card = page.locator(`#question-list .question[data-question="${q.id}"]`);
+    await card.waitFor();
+    expect(page.url()).toContain('#/questions');
+
+    await api('POST', `/api/questions/${q.id}/answer`, { answer: 'no' }, other);
+    await card.locator('.q-choice[data-choice="yes"]').click();
+
+    // The refusal (409) is shown on the question, which now says who answered it and how.
+    const lost = page.locator(`.question[data-question="${q.id}"][data-status="answered"]`);
+    await lost.waitFor();
+    expect(await lost.locator('.q-error').textContent()).toMatch(/already answered by bea/);
+    expect(await lost.locator('.q-answered-by').textContent()).toBe('bea');
+    expect(await lost.locator('.q-answer-text').textContent()).toBe('no');
+    expect(await page.locator(`#question-list .question[data-question="${q.id}"]`).count()).toBe(0);
+    await expect.poll(() => page.locator('#inbox-count').textContent(), POLL).toBe(String(before));
+    const { question } = await api<{ question: Question }>('GET', `/api/questions/${q.id}`);
+    expect(question).toMatchObject({ answer: 'no', answeredBy: { name: 'bea' } });
+  });
+
   it('shows what agents wrote as text: markup in titles, specs, notes and results never runs', async () => {
     // The server's Content-Security-Policy would stop inline scripts anyway; switch it off here so
     // that this test proves the page itself never turns the text into markup.
@@ -386,6 +590,17 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     const claimed = await coordinator.claimNext(agent);
     await coordinator.progress(task.id, claimed.claimed!.leaseToken, { note: `Note ${payload}` });
     await coordinator.complete(task.id, claimed.claimed!.leaseToken, { result: `Result ${payload}` });
+    // And a question: its text, choices and context are the agent's too.
+    const asker = await createToken(coordinator, { role: 'agent', name: 'xss-asker', type: 'inbox-xss' });
+    const asked = await api<{ task: Task }>('POST', '/api/tasks', {
+      type: 'inbox-xss',
+      title: `Asked ${payload}`,
+    });
+    const q = await askAs(asker, asked.task.id, {
+      text: `Question ${payload}`,
+      choices: [`Choice ${payload}`],
+      context: { note: payload },
+    });
 
     await signIn(page);
     // Each page, once rendered with the task's data (an element only that page has).
@@ -394,6 +609,8 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
       ['#/tasks', `.page-tasks tr.task-row[data-task="${task.id}"]`],
       [`#/tasks/${task.id}`, '.page-tasks #task-title'],
       ['#/events', '.page-events #event-feed .event'],
+      ['#/questions', `.page-questions .question[data-question="${q.id}"]`],
+      [`#/tasks/${asked.task.id}`, `.page-tasks #questions .question[data-question="${q.id}"]`],
     ];
     for (const [hash, rendered] of pages) {
       await go(hash);
@@ -409,6 +626,13 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     expect(await page.getByText(`Title ${payload}`, { exact: true }).first().isVisible()).toBe(true);
     expect(await page.getByText(`Result ${payload}`, { exact: true }).first().isVisible()).toBe(true);
     expect(await page.getByText(`Note ${payload}`, { exact: true }).first().isVisible()).toBe(true);
+    await go('#/questions');
+    const card = page.locator(`.question[data-question="${q.id}"]`);
+    await card.waitFor();
+    expect(await card.locator('.q-text').textContent()).toBe(`Question ${payload}`);
+    expect(await card.locator('.q-choice').textContent()).toBe(`Choice ${payload}`);
+    expect(await card.locator('.q-task-title').textContent()).toBe(`Asked ${payload}`);
+    expect(JSON.parse((await card.locator('.q-context pre').textContent()) ?? '')).toEqual({ note: payload });
     // Nothing that could have run the payload is in the document, and nothing did.
     expect(await page.locator(ACTIVE).count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as PageWindow).__pwned)).toBeUndefined();

@@ -98,6 +98,8 @@ const OPS = {
   advance: 8,
   deregister: 2,
   inspect: 2,
+  ask: 4,
+  answer: 4,
 } as const;
 type Op = keyof typeof OPS;
 
@@ -251,6 +253,7 @@ interface RunResult {
   events: unknown;
   agents: unknown;
   workflows: unknown;
+  questions: unknown;
   counts: unknown;
   /** Stale-token writes that were not refused with a LeaseLostError, or changed something (must be none). */
   staleAccepted: string[];
@@ -477,13 +480,17 @@ async function runSequence(backend: Backend, steps: readonly PlannedStep[]): Pro
               token = BOGUS_TOKEN;
             } else return 'no task';
             stale = true;
-            const write = pick(['complete', 'fail', 'release', 'progress', 'heartbeatTask'] as const, r[4]!)!;
+            const write = pick(
+              ['complete', 'fail', 'release', 'progress', 'heartbeatTask', 'ask'] as const,
+              r[4]!,
+            )!;
             call = { op, write, taskId, token };
             if (write === 'complete') return cns.complete(taskId, token, { result: 'stale' });
             if (write === 'fail')
               return cns.fail(taskId, token, { error: 'stale', retryable: chance(r[5]!, 50) });
             if (write === 'release') return cns.release(taskId, token, 'stale');
             if (write === 'progress') return cns.progress(taskId, token, { note: 'stale', percent: 1 });
+            if (write === 'ask') return cns.ask(taskId, token, { text: 'stale?' });
             return cns.heartbeatTask(taskId, token);
           }
           case 'review': {
@@ -578,6 +585,32 @@ async function runSequence(backend: Backend, steps: readonly PlannedStep[]): Pro
             call = { op, agentId: a.id, session: a.session, taskId: t.id };
             return { held: await cns.heldTasks(a), explanation: await cns.explain(t.id) };
           }
+          case 'ask': {
+            // The holder asks about a task in progress (stale tokens asking: see 'stale').
+            const t = pick(await allTasks(store, { status: ['in_progress'] }), r[0]!);
+            if (!t) return 'nothing held';
+            const token = t.lease!.token;
+            const input = {
+              text: `question ${i}?`,
+              ...(chance(r[2]!, 50) ? { choices: ['yes', 'no'] } : {}),
+              ...(chance(r[3]!, 30) ? { context: { step: i } } : {}),
+              ...(chance(r[4]!, 30) ? { for: 'dba' } : {}),
+            };
+            call = { op, taskId: t.id, token, input };
+            return cns.ask(t.id, token, input);
+          }
+          case 'answer': {
+            // Mostly an open question; sometimes one already answered or closed (refused).
+            const open = chance(r[0]!, 80);
+            const questions = await cns.listQuestions({ status: open ? ['open'] : ['answered', 'closed'] });
+            const q = pick(questions, r[1]!);
+            if (!q) return 'no question';
+            const by = chance(r[2]!, 70)
+              ? { name: 'supervisor', agentId: null, role: 'supervisor' as const }
+              : { name: 'carol', agentId: null, role: 'supervisor' as const };
+            call = { op, questionId: q.id, by: by.name };
+            return cns.answer(q.id, { answer: chance(r[3]!, 50) ? 'yes' : `answer ${i}`, by });
+          }
           case 'deregister': {
             const a = someRegistration(r[0]!, r[1]!);
             if (!a) return 'no agent';
@@ -636,6 +669,7 @@ async function runSequence(backend: Backend, steps: readonly PlannedStep[]): Pro
       events: aliases.norm(events),
       agents: aliases.norm(await store.listAgents()),
       workflows: aliases.norm(workflows),
+      questions: aliases.norm(await store.listQuestions({ order: 'oldest', limit: 500 })),
       counts: await store.countTasks(),
       staleAccepted,
       tally,
@@ -694,7 +728,7 @@ describe('differential: the same random command sequence on SQLite and PostgreSQ
         ['task.claimed', 50],
         ['task.progress', 5],
         ['task.failed', 8],
-        ['task.released', 5],
+        ['task.released', 3],
         ['task.expired', 8],
         ['task.approved', 1],
         ['task.changes_requested', 2],
@@ -711,6 +745,9 @@ describe('differential: the same random command sequence on SQLite and PostgreSQ
         ['review:conflict', 1],
         ['create:not_found', 1],
         ['inspect:ok', 3],
+        ['task.asked', 5],
+        ['task.answered', 3],
+        ['answer:conflict', 1],
       ];
       for (const [k, n] of atLeast) expect(at(k), `${k} in ${summary}`).toBeGreaterThanOrEqual(n);
       expect(at('task.completed') + at('task.submitted'), summary).toBeGreaterThanOrEqual(15);

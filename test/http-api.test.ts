@@ -40,7 +40,7 @@ async function claimAs(token: string, taskId: number): Promise<string> {
 async function drain(): Promise<void> {
   const open = await sup(
     'GET',
-    '/api/tasks?status=pending,assigned,in_progress,blocked,awaiting_review&limit=500',
+    '/api/tasks?status=pending,assigned,in_progress,blocked,awaiting_review,waiting_input&limit=500',
   );
   for (const t of open.body.items as Task[])
     await sup('POST', `/api/tasks/${t.id}/cancel`, { reason: 'test cleanup' });
@@ -383,6 +383,7 @@ describe('allowed actions', () => {
     pending: ['assign', 'cancel'],
     assigned: ['assign', 'cancel'],
     in_progress: ['cancel'],
+    waiting_input: ['answer', 'cancel'],
     awaiting_review: ['approve', 'request_changes', 'cancel'],
     completed: [],
     failed: ['retry'],
@@ -685,6 +686,75 @@ describe('agent routes', () => {
       reason: 'not for me',
     });
     expect(released.body.task.status).toBe('pending');
+    await drain();
+  });
+
+  it('ask and answer: the holder asks, the task waits, a supervisor answers, the asker gets it back', async () => {
+    await drain();
+    const t = await newTask({ title: 'needs a decision' });
+    const leaseToken = await claimAs(h.tokens.alice, t.id);
+    // Only the holder asks, with its lease.
+    const stranger = await h.call(h.tokens.bob, 'POST', `/api/tasks/${t.id}/ask`, {
+      leaseToken,
+      text: 'mine?',
+    });
+    expect(stranger.status).toBe(403);
+    const noText = await h.call(h.tokens.alice, 'POST', `/api/tasks/${t.id}/ask`, { leaseToken });
+    expect(noText.status).toBe(400);
+    const asked = await h.call(h.tokens.alice, 'POST', `/api/tasks/${t.id}/ask`, {
+      leaseToken,
+      text: 'Which region?',
+      choices: ['eu', 'us'],
+      context: { cost: { eu: 3, us: 2 } },
+      for: 'ops',
+    });
+    expect(asked.status, asked.text).toBe(200);
+    expect(asked.body.task).toMatchObject({ id: t.id, status: 'waiting_input', lease: null });
+    expect(asked.body.task.allowedActions).toEqual(allowedActions('waiting_input'));
+    const q = asked.body.question;
+    expect(q).toMatchObject({ taskId: t.id, for: 'ops', status: 'open', choices: ['eu', 'us'] });
+    // The lease ended: a write with it is refused.
+    const late = await h.call(h.tokens.alice, 'POST', `/api/tasks/${t.id}/complete`, {
+      leaseToken,
+      result: 'x',
+    });
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe('lease_lost');
+
+    const inbox = await sup('GET', '/api/questions?status=open&for=ops');
+    expect(inbox.body.questions.map((x: { id: number }) => x.id)).toContain(q.id);
+    expect((await sup('GET', `/api/questions/${q.id}`)).body.question.text).toBe('Which region?');
+    expect((await sup('GET', '/api/questions?status=maybe')).status).toBe(400);
+    // Agents read questions but do not answer them.
+    expect(
+      (await h.call(h.tokens.bob, 'POST', `/api/questions/${q.id}/answer`, { answer: 'eu' })).status,
+    ).toBe(403);
+    expect((await sup('POST', `/api/questions/${q.id}/answer`, {})).status).toBe(400);
+
+    const answered = await sup('POST', `/api/questions/${q.id}/answer`, { answer: 'eu' });
+    expect(answered.status, answered.text).toBe(200);
+    expect(answered.body.task.status).toBe('pending');
+    expect(answered.body.question).toMatchObject({
+      status: 'answered',
+      answer: 'eu',
+      answeredBy: { name: 'sue' },
+    });
+    const twice = await sup('POST', `/api/questions/${q.id}/answer`, { answer: 'us' });
+    expect(twice.status).toBe(409);
+    expect(twice.body.error.message).toMatch(/already answered by sue/);
+
+    // Kept for alice: bob's claim does not take it; alice's does, with the question and answer.
+    const bobClaim = await h.call(h.tokens.bob, 'POST', '/api/agent/claim', {});
+    expect(bobClaim.body.claimed).toBeNull();
+    const back = await h.call(h.tokens.alice, 'POST', '/api/agent/claim', {});
+    expect(back.body.claimed.task.id).toBe(t.id);
+    expect(back.body.claimed.questions).toEqual([
+      expect.objectContaining({
+        id: q.id,
+        answer: 'eu',
+        answeredBy: expect.objectContaining({ name: 'sue' }),
+      }),
+    ]);
     await drain();
   });
 

@@ -62,7 +62,15 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     try {
       const tools = (await client.listTools()).tools.map((t) => t.name).sort();
       expect(tools).toEqual(
-        ['task_complete', 'task_fail', 'task_get', 'task_next', 'task_release', 'task_update'].sort(),
+        [
+          'task_ask',
+          'task_complete',
+          'task_fail',
+          'task_get',
+          'task_next',
+          'task_release',
+          'task_update',
+        ].sort(),
       );
       const t = await newTask({ type: 'backend', title: 'over http', spec: 'say hi' });
       const next = await tool<{ task: { id: number } | null }>(client, 'task_next', { wait_seconds: 5 });

@@ -9,6 +9,8 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  decideAnswer,
+  decideAsk,
   decideAssign,
   decideCancel,
   decideComplete,
@@ -24,10 +26,14 @@ import {
 import { ConflictError, ForbiddenError, LeaseLostError, type LeaseLostReason } from '../src/core/errors.js';
 import { retryDelayMs, type Policy } from '../src/core/policy.js';
 import { isFinal, MOVES, TASK_STATUSES, type TaskOperation, type TaskStatus } from '../src/core/status.js';
-import type { AttemptOutcome } from '../src/core/types.js';
+import type { AttemptOutcome, Question } from '../src/core/types.js';
 import type { EventSpec, TaskChange, TaskState } from '../src/store/store.js';
 
-const POLICY: Pick<Policy, 'retryBaseMs' | 'retryMaxMs'> = { retryBaseMs: 1_000, retryMaxMs: 60_000 };
+const POLICY: Pick<Policy, 'retryBaseMs' | 'retryMaxMs' | 'preferAskerMs'> = {
+  retryBaseMs: 1_000,
+  retryMaxMs: 60_000,
+  preferAskerMs: 30_000,
+};
 const TOKEN = 'ab'.repeat(16);
 const HOLDER = { agentId: 7, agentName: 'holder' };
 
@@ -81,7 +87,8 @@ function checkChange(op: TaskOperation, t: TaskState, c: TaskChange): void {
   if (c.unblock !== null) expect(c.to, `${where}: unblocks dependents`).toBe('completed');
   if (c.token !== null) expect(c.from, `${where}: guarded by a token`).toBe('in_progress');
   if (c.attempts === 'reset' || c.reviewRounds === 'reset') expect(op, where).toBe('retry');
-  if (c.attempts === 'give_back') expect(['release', 'request_changes'], where).toContain(op);
+  if (c.attempts === 'give_back') expect(['release', 'request_changes', 'ask'], where).toContain(op);
+  if (c.prefer !== null) expect(op, `${where}: kept for an agent`).toBe('answer');
   if (c.reviewRounds === 'increment' || c.feedback !== null) expect(op, where).toBe('request_changes');
   if (c.result !== 'keep' && c.result !== null) expect(op, `${where}: a new result`).toBe('complete');
   expect(c.events.length, `${where}: one event`).toBe(1);
@@ -101,6 +108,76 @@ function attempt(decide: () => TaskChange, errors: (new (...a: never[]) => Error
 }
 
 const kinds = (c: TaskChange) => c.events.map((e: EventSpec) => e.kind);
+
+/** An open question about task `taskId`, asked by agent 7. */
+function openQuestion(taskId: number, status: Question['status'] = 'open'): Question {
+  return {
+    id: 11,
+    taskId,
+    workflowId: null,
+    attemptSeq: 1,
+    askedBy: { agentId: 7, name: 'asker' },
+    for: 'supervisor',
+    text: 'which one?',
+    choices: null,
+    context: null,
+    askedAt: 0,
+    status,
+    answer: status === 'answered' ? 'that one' : null,
+    answeredBy: status === 'answered' ? { name: 'sue', agentId: null } : null,
+    answeredAt: status === 'answered' ? 0 : null,
+    closedReason: status === 'closed' ? 'its task was cancelled' : null,
+  };
+}
+
+describe('questions: ask and answer', () => {
+  it('ask: the holder gives the task up to wait (no lease, attempt given back, attempt ended as asked); the question opens', () => {
+    for (const t of IN_PROGRESS) {
+      const d = decideAsk(t, TOKEN, { text: 'q?', choices: ['a', 'b'], context: { k: 1 }, for: 'dba' });
+      const c = d.changes[0]!;
+      checkChange('ask', t, c);
+      expect(c).toMatchObject({
+        to: 'waiting_input',
+        token: TOKEN,
+        attempts: 'give_back',
+        closeAttempt: { outcome: 'asked' },
+        prefer: null,
+      });
+      expect(kinds(c)).toEqual(['task.asked']);
+      expect(d.questions).toEqual([
+        {
+          ask: {
+            taskId: t.id,
+            askedBy: { agentId: t.lease!.agentId, name: t.lease!.agentName },
+            for: 'dba',
+            text: 'q?',
+            choices: ['a', 'b'],
+            context: { k: 1 },
+          },
+        },
+      ]);
+    }
+  });
+
+  it('answer: pending, kept for the asker for preferAskerMs; refused for a task not waiting or a question not open', () => {
+    const by: Reviewer = { name: 'sue', agentId: null };
+    for (const t of ALL) {
+      if (t.status !== 'waiting_input') {
+        expect(() => decideAnswer(t, openQuestion(t.id), { answer: 'x', by }, POLICY)).toThrow(ConflictError);
+        continue;
+      }
+      const d = decideAnswer(t, openQuestion(t.id), { answer: 'x', by }, POLICY);
+      const c = d.changes[0]!;
+      checkChange('answer', t, c);
+      expect(c).toMatchObject({ to: 'pending', runAfterDelayMs: 0, prefer: { agentId: 7, forMs: 30_000 } });
+      expect(d.questions).toEqual([{ answer: { questionId: 11, answer: 'x', by } }]);
+      for (const status of ['answered', 'closed'] as const)
+        expect(() => decideAnswer(t, openQuestion(t.id, status), { answer: 'x', by }, POLICY)).toThrow(
+          ConflictError,
+        );
+    }
+  });
+});
 
 describe('the holder’s decisions (complete, fail, release) and expiry', () => {
   it('complete: awaiting_review when the task is reviewed, else completed (dependents unblock)', () => {
@@ -343,6 +420,7 @@ describe('every move of MOVES is made by its decision (claim and unblock are the
         add('fail', t, decideFail(t, TOKEN, { error: 'e', retryable }, POLICY));
       add('release', t, decideRelease(t, TOKEN, released));
       add('expire', t, decideExpire(t, POLICY));
+      add('ask', t, decideAsk(t, TOKEN, { text: 'which one?' }).changes[0]!);
     }
     const supervisor: Reviewer = { name: 'supervisor', agentId: null };
     for (const t of ALL) {
@@ -366,6 +444,14 @@ describe('every move of MOVES is made by its decision (claim and unblock are the
         'assign',
         t,
         attempt(() => decideAssign(t, { id: 1, name: 'one' }, 'a'), [ConflictError]),
+      );
+      add(
+        'answer',
+        t,
+        attempt(
+          () => decideAnswer(t, openQuestion(t.id), { answer: 'yes', by: supervisor }, POLICY).changes[0]!,
+          [ConflictError],
+        ),
       );
     }
     for (const op of Object.keys(MOVES) as TaskOperation[]) {

@@ -163,6 +163,7 @@ describe('sqlite store (smoke)', () => {
       pending: 1,
       assigned: 0,
       in_progress: 0,
+      waiting_input: 0,
       awaiting_review: 0,
       completed: 0,
       failed: 0,

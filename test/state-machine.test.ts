@@ -416,7 +416,8 @@ describe('core/status.ts agrees with itself', () => {
       blocked: ['pending', 'cancelled'],
       pending: ['assigned', 'in_progress', 'cancelled'],
       assigned: ['in_progress', 'cancelled'],
-      in_progress: ['pending', 'awaiting_review', 'completed', 'failed', 'cancelled'],
+      in_progress: ['pending', 'waiting_input', 'awaiting_review', 'completed', 'failed', 'cancelled'],
+      waiting_input: ['pending', 'cancelled'],
       awaiting_review: ['pending', 'completed', 'failed', 'cancelled'],
       completed: [],
       failed: ['blocked', 'pending'],
@@ -456,7 +457,7 @@ describe('core/status.ts agrees with itself', () => {
   });
 
   it('allowedActions(status) lists exactly the actions whose operation has a move from that status', () => {
-    const actions: TaskAction[] = ['assign', 'approve', 'request_changes', 'cancel', 'retry'];
+    const actions: TaskAction[] = ['assign', 'answer', 'approve', 'request_changes', 'cancel', 'retry'];
     for (const s of TASK_STATUSES) {
       const expected = actions.filter((a) => MOVES[a].some(([from]) => from === s));
       expect(allowedActions(s), s).toEqual(expected);
@@ -467,6 +468,7 @@ describe('core/status.ts agrees with itself', () => {
       pending: ['assign', 'cancel'],
       assigned: ['assign', 'cancel'],
       in_progress: ['cancel'],
+      waiting_input: ['answer', 'cancel'],
       awaiting_review: ['approve', 'request_changes', 'cancel'],
       completed: [],
       failed: ['retry'],

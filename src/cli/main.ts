@@ -12,6 +12,7 @@ import { registerExplainCommand } from './commands/explain-command.js';
 import { registerInitCommand } from './commands/init-command.js';
 import { registerMcpCommand } from './commands/mcp-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
+import { registerQuestionCommands } from './commands/question-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerStatusCommand } from './commands/status-command.js';
 import { registerTaskCommands } from './commands/task-commands.js';
@@ -84,6 +85,7 @@ ${EXIT_CODES_HELP}`,
   registerStatusCommand(program);
   registerEventsCommand(program);
   registerExplainCommand(program);
+  registerQuestionCommands(program);
   registerMcpCommand(program);
   registerMigrateCommand(program);
   registerServeCommand(program);

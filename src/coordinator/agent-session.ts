@@ -1,8 +1,9 @@
 import { LeaseLostError, NotFoundError } from '../core/errors.js';
-import type { Agent, ClaimedTask, Json, Task } from '../core/types.js';
+import type { Agent, ClaimedTask, Json, Question, Task } from '../core/types.js';
 import type { AgentRef, AgentRegistration, ProgressInput } from '../store/store.js';
 import type { Actor, ClaimOptions, ClaimOutcome } from './api-types.js';
 import type { CnsApi } from './cns-api.js';
+import type { QuestionInput } from './lifecycle.js';
 
 /**
  * A live agent: one session of it (DESIGN.md §4.3). Registered on start, which mints the session;
@@ -138,6 +139,24 @@ export class AgentSession {
 
   release(taskId: number, reason?: string): Promise<Task> {
     return this.fenced(taskId, (t) => this.coordinator.release(taskId, t, reason), true);
+  }
+
+  /**
+   * Ask a question about a task this session holds: the task waits for the answer and leaves the
+   * session (which may take other work); the answer comes back to whoever claims it next — this
+   * agent first, for a while.
+   */
+  async ask(taskId: number, input: QuestionInput): Promise<{ task: Task; question: Question }> {
+    let asked: { task: Task; question: Question } | null = null;
+    await this.fenced(
+      taskId,
+      async (t) => {
+        asked = await this.coordinator.ask(taskId, t, input);
+        return asked.task;
+      },
+      true,
+    );
+    return asked!;
   }
 
   /** Release what this session holds and end it. Safe to call more than once. */

@@ -3,7 +3,16 @@
  * its implementations (the `Coordinator`, and `HttpCnsApi` in src/http/http-client.ts) and the
  * fronts. Types only, so the interface never imports its own implementation.
  */
-import type { Agent, Attempt, ClaimedTask, CnsEvent, DependencyResult, Millis, Task } from '../core/types.js';
+import type {
+  Agent,
+  Attempt,
+  ClaimedTask,
+  CnsEvent,
+  DependencyResult,
+  Millis,
+  Question,
+  Task,
+} from '../core/types.js';
 import type { TaskStatus } from '../core/status.js';
 import type { Store } from '../store/store.js';
 import type { Explanation } from './explain.js';
@@ -61,6 +70,8 @@ export interface TaskDetail {
   dependents: number[];
   attempts: Attempt[];
   events: CnsEvent[];
+  /** The questions asked about the task, oldest first, with their answers. */
+  questions: Question[];
   explanation: Explanation;
 }
 
@@ -69,6 +80,8 @@ export interface FleetStatus {
   backend: Store['backend'];
   agents: Agent[];
   counts: Record<TaskStatus, number>;
+  /** Questions waiting for an answer (one per task in `waiting_input`). */
+  openQuestions: number;
   /** Non-final tasks that are not moving, with the reason (held by an offline agent, no live agent, …). */
   stuck: Explanation[];
 }

@@ -12,7 +12,7 @@
  */
 import type { NewTask, NewWorkflow } from '../core/batch.js';
 import type { CnsConfig } from '../core/config.js';
-import type { Agent, CnsEvent, Json, Task, Workflow } from '../core/types.js';
+import type { Agent, CnsEvent, Json, Question, Task, Workflow } from '../core/types.js';
 import type {
   AgentRef,
   AgentRegistration,
@@ -20,10 +20,12 @@ import type {
   EventFilter,
   Page,
   ProgressInput,
+  QuestionFilter,
   TaskFilter,
 } from '../store/store.js';
 import type { Actor, ClaimOptions, ClaimOutcome, FleetStatus, ReviewInput, TaskDetail } from './api-types.js';
 import type { Explanation } from './explain.js';
+import type { QuestionInput } from './lifecycle.js';
 
 /** The settings a front reads. `db` names where the data lives (a path, a URL, or a server URL). */
 export type CnsApiConfig = Pick<CnsConfig, 'db' | 'heartbeatIntervalMs' | 'waitDefaultMs' | 'waitMaxMs'>;
@@ -66,8 +68,18 @@ export interface CnsApi {
   complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task>;
   fail(taskId: number, leaseToken: string, input: { error: string; retryable?: boolean }): Promise<Task>;
   release(taskId: number, leaseToken: string, reason?: string): Promise<Task>;
+  /** Ask a question about the task held: it waits for the answer, the agent is free meanwhile. */
+  ask(taskId: number, leaseToken: string, input: QuestionInput): Promise<{ task: Task; question: Question }>;
 
   // the supervisor's side
+  /** Answer an open question: the task goes back to pending, kept for the asker for a while. */
+  answer(
+    questionId: number,
+    input: { answer: string; by: Actor },
+  ): Promise<{ task: Task; question: Question }>;
+  getQuestion(id: number): Promise<Question>;
+  /** Questions, newest first. */
+  listQuestions(filter?: QuestionFilter): Promise<Question[]>;
   assign(taskId: number, agentRef: number | string, actor: Actor): Promise<Task>;
   /** Approve or request changes; the reviewer may not be the author of the result. */
   review(taskId: number, input: ReviewInput): Promise<Task>;

@@ -1,6 +1,34 @@
 import { normalizeBatch, type NewTask, type NewWorkflow } from '../core/batch.js';
 import type { CnsConfig } from '../core/config.js';
-import { InvalidInputError, NotFoundError } from '../core/errors.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../core/errors.js';
+import {
+  checkActorName,
+  checkAgentRef,
+  checkAnswer,
+  checkClaimant,
+  checkCompletion,
+  checkEventFilter,
+  checkFailure,
+  checkId,
+  checkInt,
+  checkLease,
+  checkNewToken,
+  checkNumber,
+  checkOptionalText,
+  checkPage,
+  checkProgress,
+  checkQuestionFilter,
+  checkQuestionInput,
+  checkRegistration,
+  checkReview,
+  checkSession,
+  checkSupervisorWrite,
+  checkTaskFilter,
+  checkText,
+  ID_MAX,
+  TEXT_LIMITS,
+  TIME_MAX,
+} from '../core/input.js';
 import { type TaskStatus, TASK_STATUSES } from '../core/status.js';
 import type {
   Agent,
@@ -8,6 +36,7 @@ import type {
   CnsEvent,
   Json,
   Millis,
+  Question,
   Task,
   TokenRecord,
   Workflow,
@@ -20,6 +49,8 @@ import type {
   NewToken,
   Page,
   ProgressInput,
+  QuestionFilter,
+  QuestionWrite,
   ReapResult,
   Store,
   TaskChange,
@@ -41,6 +72,9 @@ import { events } from './events.js';
 import { explainEmptyClaim, explainTask, type Explanation } from './explain.js';
 import { LeaseReaper } from './lease-reaper.js';
 import {
+  answerRefusal,
+  decideAnswer,
+  decideAsk,
   decideAssign,
   decideCancel,
   decideComplete,
@@ -49,7 +83,9 @@ import {
   decideRetry,
   decideReview,
   leaseLost as leaseLostError,
+  type QuestionInput,
 } from './lifecycle.js';
+import { QuestionWebhook } from './question-webhook.js';
 
 export type {
   Actor,
@@ -88,6 +124,8 @@ export class Coordinator implements CnsApi {
    * a token not found here (claimed elsewhere) costs a read of the task.
    */
   private readonly leases = new Map<string, TaskState>();
+  /** Calls the question webhooks (config questionWebhookUrl, a workflow's metadata.questionWebhook). */
+  private readonly webhook: QuestionWebhook;
 
   constructor(
     private readonly store: Store,
@@ -96,6 +134,11 @@ export class Coordinator implements CnsApi {
   ) {
     this.changes = new ChangeSignal(store);
     this.reaper = new LeaseReaper(store, config, options.onError);
+    this.webhook = new QuestionWebhook(
+      config,
+      (id) => this.store.getWorkflow(id),
+      options.onError ?? (() => undefined),
+    );
     if (options.reaper ?? true) this.reaper.start();
   }
 
@@ -119,24 +162,24 @@ export class Coordinator implements CnsApi {
 
   // ── agents ──────────────────────────────────────────────────────────────────────────────────
 
-  registerAgent(input: AgentRegistration): Promise<Agent> {
-    requireName('agent name', input.name);
-    requireName('agent type', input.type);
-    for (const c of input.capabilities ?? []) requireName('capability', c);
-    const capabilities = [...new Set(input.capabilities ?? [])].sort();
+  async registerAgent(registration: AgentRegistration): Promise<Agent> {
+    checkRegistration(registration);
+    const capabilities = [...new Set(registration.capabilities ?? [])].sort();
     return this.store.registerAgent(
-      { ...input, capabilities },
+      { ...registration, capabilities },
       events.agentRegistered({
-        name: input.name,
-        type: input.type,
+        name: registration.name,
+        type: registration.type,
         capabilities,
-        host: input.host ?? null,
-        pid: input.pid ?? null,
+        host: registration.host ?? null,
+        pid: registration.pid ?? null,
       }),
     );
   }
 
-  heartbeat(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }> {
+  async heartbeat(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }> {
+    checkId('agent id', agentId);
+    checkSession(session);
     return this.store.heartbeatAgent(agentId, session);
   }
 
@@ -149,6 +192,9 @@ export class Coordinator implements CnsApi {
     session: string | null,
     actor?: ActorLike,
   ): Promise<{ released: number[] }> {
+    checkId('agent id', agentId);
+    checkSession(session);
+    if (actor !== undefined) checkActorName('actor', actor);
     const agent = await this.getAgent(agentId);
     // By default the agent ends its own session.
     const by = actor === undefined ? agent.name : actorOf(actor).name;
@@ -164,7 +210,9 @@ export class Coordinator implements CnsApi {
   }
 
   /** The tasks this session of the agent holds, as their claims handed them out (token, handoff). */
-  heldTasks(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
+  async heldTasks(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
+    checkId('agent id', agent.id);
+    checkSession(agent.session);
     return this.store.heldBy(agent);
   }
 
@@ -175,7 +223,8 @@ export class Coordinator implements CnsApi {
   }
 
   /** The agent with this id or name (deregistered ones included), or null. */
-  findAgent(ref: number | string): Promise<Agent | null> {
+  async findAgent(ref: number | string): Promise<Agent | null> {
+    checkAgentRef('agent', ref);
     return this.store.getAgent(ref);
   }
 
@@ -185,10 +234,7 @@ export class Coordinator implements CnsApi {
    * it once per request for a person or a supervisor named by a flag or a token.
    */
   async resolveActor(name: string, role: ActorRole): Promise<Actor> {
-    if (typeof name !== 'string' || name.trim() === '' || name.length > 128)
-      throw new InvalidInputError(
-        `who acts must be a name of 1-128 characters (got ${JSON.stringify(name)})`,
-      );
+    checkText('who acts', name, TEXT_LIMITS.name, { nonEmpty: true });
     const agent = await this.findAgent(name);
     return { name, agentId: agent?.id ?? null, role };
   }
@@ -215,13 +261,14 @@ export class Coordinator implements CnsApi {
     return this.createTasks({ workflow: wf, tasks, actor });
   }
 
-  createTasks(input: {
+  async createTasks(request: {
     workflow?: NewWorkflow;
     workflowId?: number;
     tasks: NewTask[];
     actor: ActorLike;
   }): Promise<CreateTasksResult> {
-    const batch = normalizeBatch({ ...input, actor: actorOf(input.actor).name }, this.config.policy);
+    checkActorName('actor', request.actor);
+    const batch = normalizeBatch({ ...request, actor: actorOf(request.actor).name }, this.config.policy);
     return this.store.createTasks(batch, {
       workflow: batch.workflow ? events.workflowCreated(batch.actor, batch.workflow.name.trim()) : null,
       tasks: batch.tasks.map((t) => events.taskCreated(batch.actor, t.title)),
@@ -231,24 +278,28 @@ export class Coordinator implements CnsApi {
   // ── reading ─────────────────────────────────────────────────────────────────────────────────
 
   async getTask(id: number): Promise<Task> {
+    checkId('task id', id);
     const task = await this.store.getTask(id);
     if (!task) throw new NotFoundError('task', id);
     return task;
   }
 
   async getTaskDetail(id: number, options: { eventLimit?: number } = {}): Promise<TaskDetail> {
+    if (options.eventLimit !== undefined) checkInt('event limit', options.eventLimit, 0, 1_000);
     const task = await this.getTask(id);
-    const [dependencies, dependents, attempts, events, explanation] = await Promise.all([
+    const [dependencies, dependents, attempts, events, questions, explanation] = await Promise.all([
       this.store.getDependencies(id),
       this.store.getDependents(id),
       this.store.listAttempts(id),
       this.store.listEvents({ taskId: id, limit: options.eventLimit ?? 200 }),
+      this.store.listQuestions({ taskId: id, order: 'oldest', limit: 500 }),
       this.explainTask(task),
     ]);
-    return { task, dependencies, dependents, attempts, events, explanation };
+    return { task, dependencies, dependents, attempts, events, questions, explanation };
   }
 
-  listTasks(filter: TaskFilter = {}): Promise<Page<Task>> {
+  async listTasks(filter: TaskFilter = {}): Promise<Page<Task>> {
+    checkTaskFilter(filter);
     if (filter.status)
       for (const s of filter.status)
         if (!TASK_STATUSES.includes(s))
@@ -257,21 +308,25 @@ export class Coordinator implements CnsApi {
   }
 
   async getWorkflow(id: number): Promise<Workflow> {
+    checkId('workflow id', id);
     const wf = await this.store.getWorkflow(id);
     if (!wf) throw new NotFoundError('workflow', id);
     return wf;
   }
 
-  listWorkflows(filter: { limit?: number; after?: number } = {}): Promise<Page<Workflow>> {
+  async listWorkflows(filter: { limit?: number; after?: number } = {}): Promise<Page<Workflow>> {
+    checkPage(filter);
     return this.store.listWorkflows(filter);
   }
 
-  listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
+  async listEvents(filter: EventFilter = {}): Promise<CnsEvent[]> {
+    checkEventFilter(filter);
     return this.store.listEvents(filter);
   }
 
   /** The newest events matching the filter, oldest first (`limit` of them, default 100). */
-  listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
+  async listLatestEvents(filter: Omit<EventFilter, 'after'> = {}): Promise<CnsEvent[]> {
+    checkEventFilter(filter);
     return this.store.listLatestEvents(filter);
   }
 
@@ -281,11 +336,13 @@ export class Coordinator implements CnsApi {
   }
 
   /** Task counts by status (of one workflow, or all). */
-  countTasks(filter: { workflowId?: number } = {}): Promise<Record<TaskStatus, number>> {
+  async countTasks(filter: { workflowId?: number } = {}): Promise<Record<TaskStatus, number>> {
+    if (filter.workflowId !== undefined) checkId('workflow id', filter.workflowId);
     return this.store.countTasks(filter);
   }
 
   async explain(id: number): Promise<Explanation> {
+    checkId('task id', id);
     return this.explainTask(await this.getTask(id));
   }
 
@@ -295,6 +352,7 @@ export class Coordinator implements CnsApi {
 
   /** The fleet, task counts, and the non-final tasks that are not moving (with why). */
   async status(options: { stuckLimit?: number } = {}): Promise<FleetStatus> {
+    if (options.stuckLimit !== undefined) checkInt('stuck limit', options.stuckLimit, 0, 200);
     const [agents, counts, now] = await Promise.all([
       this.store.listAgents(),
       this.store.countTasks(),
@@ -317,7 +375,14 @@ export class Coordinator implements CnsApi {
       );
       if (notMoving) stuck.push(ex);
     }
-    return { at: now, backend: this.store.backend, agents, counts, stuck };
+    return {
+      at: now,
+      backend: this.store.backend,
+      agents,
+      counts,
+      openQuestions: counts.waiting_input,
+      stuck,
+    };
   }
 
   // ── the agent's side ────────────────────────────────────────────────────────────────────────
@@ -334,6 +399,8 @@ export class Coordinator implements CnsApi {
    * not claim. Expired leases are the lease reaper's to sweep (it signals what it requeues).
    */
   async claimNext(agent: AgentRef, options: ClaimOptions = {}): Promise<ClaimOutcome> {
+    checkClaimant(agent);
+    if (options.waitMs !== undefined) checkNumber('the wait (ms)', options.waitMs, 0, TIME_MAX);
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
     const started = Date.now();
     const deadline = started + waitMs;
@@ -393,6 +460,9 @@ export class Coordinator implements CnsApi {
   }
 
   async assign(taskId: number, agentRef: number | string, actor: ActorLike): Promise<Task> {
+    checkId('task id', taskId);
+    checkAgentRef('agent', agentRef);
+    checkActorName('actor', actor);
     const agent = await this.getAgent(agentRef);
     const by = actorOf(actor).name;
     const [task] = await this.store.transition({ taskId }, ([t]) => ({
@@ -403,6 +473,7 @@ export class Coordinator implements CnsApi {
 
   /** Renews one lease by its length; its holder is evidently alive, so that is recorded too. */
   async heartbeatTask(taskId: number, leaseToken: string): Promise<Task> {
+    checkLease(taskId, leaseToken);
     const task =
       (await this.store.heartbeatTask(taskId, leaseToken)) ?? (await this.leaseLost(taskId, leaseToken));
     // No session: an agent heartbeat without one renews nothing else.
@@ -411,6 +482,8 @@ export class Coordinator implements CnsApi {
   }
 
   async progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task> {
+    checkLease(taskId, leaseToken);
+    checkProgress(input);
     if (
       input.percent !== undefined &&
       (typeof input.percent !== 'number' ||
@@ -433,18 +506,25 @@ export class Coordinator implements CnsApi {
     return task ?? this.leaseLost(taskId, leaseToken);
   }
 
-  complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
-    if (typeof input.result !== 'string') throw new InvalidInputError('result must be text');
+  async complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task> {
+    checkLease(taskId, leaseToken);
+    checkCompletion(input);
     return this.finish(taskId, leaseToken, (t) => decideComplete(t, leaseToken, input));
   }
 
-  fail(taskId: number, leaseToken: string, input: { error: string; retryable?: boolean }): Promise<Task> {
-    if (typeof input.error !== 'string' || input.error.trim() === '')
-      throw new InvalidInputError('say what went wrong: error must be non-empty text');
+  async fail(
+    taskId: number,
+    leaseToken: string,
+    input: { error: string; retryable?: boolean },
+  ): Promise<Task> {
+    checkLease(taskId, leaseToken);
+    checkFailure(input);
     return this.finish(taskId, leaseToken, (t) => decideFail(t, leaseToken, input, this.config.policy));
   }
 
-  release(taskId: number, leaseToken: string, reason?: string): Promise<Task> {
+  async release(taskId: number, leaseToken: string, reason?: string): Promise<Task> {
+    checkLease(taskId, leaseToken);
+    checkOptionalText('reason', reason, TEXT_LIMITS.reason);
     return this.finish(taskId, leaseToken, (t) =>
       decideRelease(t, leaseToken, events.released(reason ?? null)),
     );
@@ -464,6 +544,7 @@ export class Coordinator implements CnsApi {
       reviewerAgentId?: number | null;
     },
   ): Promise<Task> {
+    checkReview(taskId, input);
     if (!input.approve && (!input.feedback || input.feedback.trim() === '')) {
       throw new InvalidInputError('requesting changes needs feedback: say what to change');
     }
@@ -478,17 +559,21 @@ export class Coordinator implements CnsApi {
     return task!;
   }
 
-  cancel(taskId: number, actor: ActorLike, reason?: string): Promise<Task[]> {
+  async cancel(taskId: number, actor: ActorLike, reason?: string): Promise<Task[]> {
+    checkSupervisorWrite('task id', taskId, actor, reason);
     const by = actorOf(actor).name;
     return this.store.transition({ withDependents: taskId }, (tasks) => ({
       changes: tasks.map((t) => decideCancel(t, { actor: by, reason: reason ?? null, rootId: taskId })),
+      questions: closeQuestions(tasks),
     }));
   }
 
   async cancelWorkflow(workflowId: number, actor: ActorLike, reason?: string): Promise<Task[]> {
+    checkSupervisorWrite('workflow id', workflowId, actor, reason);
     const by = actorOf(actor).name;
     return this.store.transition({ workflowId }, (tasks) => ({
       changes: tasks.map((t) => decideCancel(t, { actor: by, reason: reason ?? null, rootId: null })),
+      questions: closeQuestions(tasks),
       events: [
         {
           ...events.workflowCancelled(
@@ -503,6 +588,7 @@ export class Coordinator implements CnsApi {
   }
 
   async retry(taskId: number, actor: ActorLike): Promise<Task> {
+    checkSupervisorWrite('task id', taskId, actor);
     const by = actorOf(actor).name;
     const [task] = await this.store.transition({ taskId }, ([t]) => ({ changes: [decideRetry(t!, by)] }));
     return task!;
@@ -516,8 +602,9 @@ export class Coordinator implements CnsApi {
   // ── API tokens (of `cns serve`; minted and checked by src/http/tokens.ts) ────────────────────
 
   /** Stores a token (only its secret's hash). */
-  createToken(input: NewToken): Promise<TokenRecord> {
-    return this.store.createToken(input);
+  async createToken(token: NewToken): Promise<TokenRecord> {
+    checkNewToken(token);
+    return this.store.createToken(token);
   }
 
   listTokens(): Promise<TokenRecord[]> {
@@ -525,7 +612,8 @@ export class Coordinator implements CnsApi {
   }
 
   /** Revokes a token (NotFoundError for an unknown id); revoking again keeps the first time. */
-  revokeToken(id: number): Promise<TokenRecord> {
+  async revokeToken(id: number): Promise<TokenRecord> {
+    checkId('token id', id);
     return this.store.revokeToken(id);
   }
 
@@ -535,8 +623,93 @@ export class Coordinator implements CnsApi {
   }
 
   /** Records that a token was used now. */
-  touchToken(id: number): Promise<void> {
+  async touchToken(id: number): Promise<void> {
+    checkId('token id', id);
     return this.store.touchToken(id);
+  }
+
+  // ── questions ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The holder asks a question about its task: the task waits for the answer (waiting_input) and
+   * leaves the agent — its lease ends, the attempt does not count — so the agent may take other
+   * work. The question is open until someone answers it (or the task is cancelled).
+   */
+  async ask(
+    taskId: number,
+    leaseToken: string,
+    input: QuestionInput,
+  ): Promise<{ task: Task; question: Question }> {
+    checkLease(taskId, leaseToken);
+    checkQuestionInput(input);
+    const question = checkQuestion(input);
+    let guard = false;
+    let task: Task;
+    try {
+      [task] = (await this.store.transition({ taskId }, ([t]) => {
+        if (t!.status !== 'in_progress' || t!.lease?.token !== leaseToken) {
+          guard = true;
+          throw new LeaseGuardFailed();
+        }
+        return decideAsk(t!, leaseToken, question);
+      })) as [Task];
+    } catch (err) {
+      if (guard && err instanceof LeaseGuardFailed) return this.leaseLost(taskId, leaseToken);
+      throw err;
+    }
+    this.leases.delete(leaseToken);
+    const [open] = await this.store.listQuestions({ taskId, status: ['open'], limit: 1 });
+    if (!open) throw new Error(`internal: task ${taskId} waits for an answer but has no open question`);
+    this.webhook.questionAsked(open, task);
+    return { task, question: open };
+  }
+
+  /**
+   * Someone answers an open question: the task returns to pending, kept for the agent that asked
+   * for `policy.preferAskerMs`, and the next claimant receives the question and the answer.
+   * Refused (ConflictError) for a question already answered or closed.
+   */
+  async answer(
+    questionId: number,
+    input: { answer: string; by: ActorLike },
+  ): Promise<{ task: Task; question: Question }> {
+    checkAnswer(questionId, input);
+    if (typeof input.answer !== 'string' || input.answer.trim() === '') {
+      throw new InvalidInputError('an answer must be non-empty text', { field: 'answer' });
+    }
+    const question = await this.getQuestion(questionId);
+    const actor = actorOf(input.by);
+    const by = { name: actor.name, agentId: actor.agentId };
+    let task: Task;
+    try {
+      [task] = (await this.store.transition({ taskId: question.taskId }, ([t]) =>
+        decideAnswer(t!, question, { answer: input.answer, by }, this.config.policy),
+      )) as [Task];
+    } catch (err) {
+      // Answered (or closed) by someone else meanwhile: say so, from the question as it is now.
+      if (err instanceof ConflictError && question.status === 'open') {
+        const now = await this.getQuestion(questionId);
+        if (now.status !== 'open') {
+          const decided = answerRefusal(now);
+          if (decided) throw decided;
+        }
+      }
+      throw err;
+    }
+    return { task, question: await this.getQuestion(questionId) };
+  }
+
+  async getQuestion(id: number): Promise<Question> {
+    checkId('question id', id);
+    const question = await this.store.getQuestion(id);
+    if (!question) throw new NotFoundError('question', id);
+    return question;
+  }
+
+  /** Questions, newest first (open ones by default: the inbox). */
+  async listQuestions(filter: QuestionFilter = {}): Promise<Question[]> {
+    checkQuestionFilter(filter);
+    return this.store.listQuestions(filter);
   }
 
   // ── leases ──────────────────────────────────────────────────────────────────────────────────
@@ -589,6 +762,7 @@ export class Coordinator implements CnsApi {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<T | null> {
+    checkNumber('the wait (ms)', timeoutMs, 0, TIME_MAX);
     const deadline = Date.now() + Math.min(Math.max(0, timeoutMs), this.config.waitMaxMs);
     for (;;) {
       const version = this.changes.current;
@@ -602,6 +776,7 @@ export class Coordinator implements CnsApi {
 
   /** Deliver events after `after` as they are appended, until the signal aborts. */
   async followEvents(after: number, onEvent: (e: CnsEvent) => void, signal: AbortSignal): Promise<void> {
+    checkInt('after (an event id)', after, 0, ID_MAX);
     let cursor = after;
     while (!signal.aborted) {
       const version = this.changes.current;
@@ -617,6 +792,49 @@ export class Coordinator implements CnsApi {
 }
 
 /** A bare name (deprecated) is an actor that is no agent. */
+/** Raised inside a decision when the caller's lease token is not the task's: the lease-lost reason is read after. */
+class LeaseGuardFailed extends Error {}
+
+/** Each waiting task of a cancellation closes its open question unanswered. */
+function closeQuestions(tasks: TaskState[]): QuestionWrite[] {
+  return tasks
+    .filter((t) => t.status === 'waiting_input')
+    .map((t) => ({ close: { taskId: t.id, reason: 'its task was cancelled' } }));
+}
+
+const QUESTION_TEXT_MAX = 20_000;
+const CHOICES_MAX = 20;
+
+/** A question as asked, checked: non-empty text, a few short choices, whom it is for. */
+function checkQuestion(input: QuestionInput): QuestionInput {
+  if (typeof input.text !== 'string' || input.text.trim() === '' || input.text.length > QUESTION_TEXT_MAX) {
+    throw new InvalidInputError(
+      `a question must be non-empty text of at most ${QUESTION_TEXT_MAX} characters`,
+      {
+        field: 'text',
+      },
+    );
+  }
+  const choices = input.choices ?? null;
+  if (
+    choices !== null &&
+    (!Array.isArray(choices) ||
+      choices.length === 0 ||
+      choices.length > CHOICES_MAX ||
+      choices.some((c) => typeof c !== 'string' || c.trim() === '' || c.length > 500))
+  ) {
+    throw new InvalidInputError(
+      `choices must be 1-${CHOICES_MAX} non-empty texts of at most 500 characters`,
+      {
+        field: 'choices',
+      },
+    );
+  }
+  const forWhom = input.for ?? 'supervisor';
+  requireName('whom a question is for', forWhom);
+  return { text: input.text, choices, context: input.context ?? null, for: forWhom };
+}
+
 function actorOf(actor: ActorLike): Actor {
   return typeof actor === 'string' ? { name: actor, agentId: null, role: 'system' } : actor;
 }

@@ -88,6 +88,24 @@ export const events = {
     };
   },
 
+  /** By the holder: the task waits for an answer. */
+  asked(question: { for: string; text: string; choices: string[] | null }): EventSpec {
+    return holder('task.asked', question.text, {
+      for: question.for,
+      ...(question.choices ? { choices: question.choices } : {}),
+    });
+  },
+
+  answered(by: { name: string; agentId: number | null }, questionId: number, answer: string): EventSpec {
+    return {
+      kind: 'task.answered',
+      actor: by.name,
+      agentId: by.agentId,
+      message: answer,
+      data: { questionId },
+    };
+  },
+
   approved(reviewer: { name: string; agentId: number | null }, feedback: string | null): EventSpec {
     return {
       kind: 'task.approved',

@@ -1,4 +1,4 @@
-import { isFinal, type TaskStatus } from '../core/status.js';
+import { allowedActions, isFinal, type TaskStatus } from '../core/status.js';
 import type { Agent, AgentStatus, Millis, Task } from '../core/types.js';
 import type { AgentRef, Store } from '../store/store.js';
 
@@ -11,7 +11,18 @@ export type Reason =
   | { code: 'agents_busy'; type: string; liveAgents: number; ahead: number }
   | { code: 'assigned'; agent: string; agentStatus: AgentStatus | 'unknown' }
   | { code: 'held'; agent: string; until: Millis; agentStatus: AgentStatus | 'unknown'; expired: boolean }
-  | { code: 'awaiting_review'; author: string | null; since: Millis };
+  | { code: 'awaiting_review'; author: string | null; since: Millis }
+  | {
+      code: 'waiting_input';
+      questionId: number;
+      /** Whom the question is for. */
+      from: string;
+      askedBy: string;
+      since: Millis;
+      question: string;
+    }
+  /** Pending but kept for the agent that asked a question, until `until` (then anyone of its type). */
+  | { code: 'kept_for'; agent: string; until: Millis };
 
 export interface Explanation {
   taskId: number;
@@ -42,6 +53,13 @@ export async function explainTask(store: Store, task: Task, now: Millis): Promis
     });
   } else if (task.status === 'pending') {
     if (task.runAfter > now) reasons.push({ code: 'scheduled', at: task.runAfter });
+    if (task.preferred && task.preferred.until > now) {
+      reasons.push({
+        code: 'kept_for',
+        agent: byId.get(task.preferred.agentId)?.name ?? `#${task.preferred.agentId}`,
+        until: task.preferred.until,
+      });
+    }
     const capable = agents.filter(
       (a) => a.type === task.type && task.requires.every((c) => a.capabilities.includes(c)),
     );
@@ -71,6 +89,18 @@ export async function explainTask(store: Store, task: Task, now: Millis): Promis
       agentStatus: agentStatus(task.lease.agentId),
       expired: task.lease.expiresAt <= now,
     });
+  } else if (task.status === 'waiting_input') {
+    const [q] = await store.listQuestions({ taskId: task.id, status: ['open'], limit: 1 });
+    if (q) {
+      reasons.push({
+        code: 'waiting_input',
+        questionId: q.id,
+        from: q.for,
+        askedBy: q.askedBy.name,
+        since: q.askedAt,
+        question: q.text,
+      });
+    }
   } else if (task.status === 'awaiting_review') {
     const author =
       task.completedBy !== null ? (byId.get(task.completedBy)?.name ?? `#${task.completedBy}`) : null;
@@ -101,7 +131,10 @@ async function countAhead(store: Store, task: Task): Promise<number> {
 export function describeReason(r: Reason): string {
   switch (r.code) {
     case 'final':
-      return `it is ${r.status}: final (retry it to run it again)`;
+      // Offer only what the status allows (core/status.ts): a completed task cannot be retried.
+      return allowedActions(r.status).includes('retry')
+        ? `it is ${r.status}: final (retry it to run it again)`
+        : `it is ${r.status}: final`;
     case 'blocked_by':
       return r.tasks.length === 0
         ? 'blocked, but every dependency is completed: it will be unblocked shortly'
@@ -120,6 +153,10 @@ export function describeReason(r: Reason): string {
       return `held by ${r.agent} (${r.agentStatus}) until ${fmt(r.until)}${r.expired ? ' — the lease has expired; the reaper will return it to the queue' : ''}`;
     case 'awaiting_review':
       return `awaiting review since ${fmt(r.since)}${r.author ? ` (author: ${r.author}; the author cannot approve it)` : ''}`;
+    case 'waiting_input':
+      return `waiting for an answer from ${r.from} since ${fmt(r.since)}: ${r.askedBy} asked (question #${r.questionId}) "${clip(r.question)}"`;
+    case 'kept_for':
+      return `kept for ${r.agent}, who asked about it, until ${fmt(r.until)}; then any agent of its type may take it`;
   }
 }
 
@@ -153,6 +190,11 @@ export async function explainEmptyClaim(store: Store, agent: AgentRef, now: Mill
     parts.push(`${blocked.length} task(s) of type "${agent.type}" wait on dependencies`);
   if (parts.length === 0) parts.push('every claimable task was taken by other agents');
   return parts.join('; ');
+}
+
+function clip(text: string, max = 120): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }
 
 export function agentLabel(a: Agent): string {

@@ -12,8 +12,8 @@
 import { ConflictError, ForbiddenError, LeaseLostError, type LeaseLostReason } from '../core/errors.js';
 import { retryDelayMs, type Policy } from '../core/policy.js';
 import { isFinal, type TaskStatus } from '../core/status.js';
-import type { AttemptOutcome, Json } from '../core/types.js';
-import type { EventSpec, TaskChange, TaskState } from '../store/store.js';
+import type { AttemptOutcome, Json, Question } from '../core/types.js';
+import type { Decision, EventSpec, TaskChange, TaskState } from '../store/store.js';
 import { events } from './events.js';
 
 /** Who reviews: a supervisor or person by name, or an agent (whose id is checked against the author). */
@@ -35,6 +35,7 @@ function change(t: TaskState, to: TaskStatus, fields: Partial<TaskChange>): Task
     result: 'keep',
     error: 'keep',
     assignedTo: null,
+    prefer: null,
     closeAttempt: null,
     feedback: null,
     events: [],
@@ -118,6 +119,97 @@ export function decideExpire(t: TaskState, policy: Pick<Policy, 'retryBaseMs' | 
     closeAttempt: { outcome: 'expired', result: null, error: 'lease expired' },
     events: [events.expired(lease, { retryInMs, attempts: t.attempts, maxAttempts: t.maxAttempts })],
   });
+}
+
+/** A question to ask about the task one holds. */
+export interface QuestionInput {
+  text: string;
+  /** Answers to pick from (any text is still accepted as an answer). */
+  choices?: string[] | null;
+  /** JSON to decide on. */
+  context?: Json | null;
+  /** Whom it is for. Default "supervisor". */
+  for?: string;
+}
+
+/**
+ * The holder asks a question: the task waits for the answer (waiting_input) with no lease, the
+ * attempt ends as `asked` and does not count; the question opens. Progress and checkpoint stay.
+ */
+export function decideAsk(t: TaskState, token: string, input: QuestionInput): Decision {
+  const lease = t.lease!;
+  const question = {
+    for: input.for ?? 'supervisor',
+    text: input.text,
+    choices: input.choices ?? null,
+  };
+  return {
+    changes: [
+      change(t, 'waiting_input', {
+        from: 'in_progress',
+        token,
+        attempts: 'give_back',
+        closeAttempt: { outcome: 'asked', result: null, error: null },
+        events: [events.asked(question)],
+      }),
+    ],
+    questions: [
+      {
+        ask: {
+          taskId: t.id,
+          askedBy: { agentId: lease.agentId, name: lease.agentName },
+          ...question,
+          context: input.context ?? null,
+        },
+      },
+    ],
+  };
+}
+
+/** Why a question cannot be answered (already answered, or closed), or null when it is open. */
+export function answerRefusal(question: Question): ConflictError | null {
+  if (question.status === 'answered')
+    return new ConflictError(
+      `question ${question.id} was already answered by ${question.answeredBy?.name ?? 'someone'}`,
+      { questionId: question.id, status: question.status },
+    );
+  if (question.status === 'closed')
+    return new ConflictError(
+      `question ${question.id} is closed${question.closedReason ? ` (${question.closedReason})` : ''}: there is nothing to answer`,
+      { questionId: question.id, status: question.status },
+    );
+  return null;
+}
+
+/**
+ * Someone answers the open question of a waiting task: the task returns to pending, kept for the
+ * agent that asked for `preferAskerMs` (then anyone of its type may take it), and the question and
+ * answer travel in the next claimant's handoff.
+ */
+export function decideAnswer(
+  t: TaskState,
+  question: Question,
+  input: { answer: string; by: Reviewer },
+  policy: Pick<Policy, 'preferAskerMs'>,
+): Decision {
+  const refused = answerRefusal(question);
+  if (refused) throw refused;
+  if (t.status !== 'waiting_input') {
+    throw new ConflictError(`task ${t.id} is ${t.status}, not waiting for an answer`, {
+      taskId: t.id,
+      status: t.status,
+    });
+  }
+  return {
+    changes: [
+      change(t, 'pending', {
+        runAfterDelayMs: 0,
+        prefer: { agentId: question.askedBy.agentId, forMs: policy.preferAskerMs },
+        events: [events.answered(input.by, question.id, input.answer)],
+      }),
+    ],
+    questions: [{ answer: { questionId: question.id, answer: input.answer, by: input.by } }],
+  };
 }
 
 /**

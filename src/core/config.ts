@@ -33,6 +33,16 @@ export interface CnsConfig {
    * Default 10 s.
    */
   claimBackstopMs: number;
+  /**
+   * Called (POST, JSON) whenever an agent asks a question; a workflow's `metadata.questionWebhook`
+   * is called too for its tasks. Default none. Env CNS_QUESTION_WEBHOOK.
+   */
+  questionWebhookUrl: string | null;
+  /**
+   * When set, each webhook body is signed: header `X-Cns-Signature: sha256=<hex HMAC-SHA256 of the
+   * body>`. Default none. Env CNS_WEBHOOK_SECRET.
+   */
+  webhookSecret: string | null;
 }
 
 export interface ConfigInput {
@@ -45,11 +55,14 @@ export interface ConfigInput {
   maxReviewRounds?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  preferAskerMs?: number;
   reaperIntervalMs?: number;
   waitDefaultMs?: number;
   waitMaxMs?: number;
   pollBackstopMs?: number;
   claimBackstopMs?: number;
+  questionWebhookUrl?: string;
+  webhookSecret?: string;
 }
 
 const ENV: Record<string, keyof ConfigInput> = {
@@ -63,7 +76,13 @@ const ENV: Record<string, keyof ConfigInput> = {
   CNS_RETRY_BASE_MS: 'retryBaseMs',
   CNS_RETRY_MAX_MS: 'retryMaxMs',
   CNS_REAPER_INTERVAL_MS: 'reaperIntervalMs',
+  CNS_PREFER_ASKER_MS: 'preferAskerMs',
+  CNS_QUESTION_WEBHOOK: 'questionWebhookUrl',
+  CNS_WEBHOOK_SECRET: 'webhookSecret',
 };
+
+/** The settings that are text (the others are numbers). */
+const TEXT_SETTINGS: readonly (keyof ConfigInput)[] = ['db', 'schema', 'questionWebhookUrl', 'webhookSecret'];
 
 /** The environment variables cns reads, for --help texts. */
 export const CONFIG_ENV_VARS = Object.keys(ENV);
@@ -88,7 +107,7 @@ export function resolveConfig(
   for (const [name, key] of Object.entries(ENV)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (key === 'db' || key === 'schema') fromEnv[key] = raw;
+    if (TEXT_SETTINGS.includes(key)) (fromEnv as Record<string, string>)[key] = raw;
     else {
       const n = Number(raw);
       if (!Number.isFinite(n)) throw new InvalidInputError(`${name} must be a number (got "${raw}")`);
@@ -104,6 +123,7 @@ export function resolveConfig(
     retryMaxMs: pick('retryMaxMs') ?? DEFAULT_POLICY.retryMaxMs,
     maxAttempts: pick('maxAttempts') ?? DEFAULT_POLICY.maxAttempts,
     maxReviewRounds: pick('maxReviewRounds') ?? DEFAULT_POLICY.maxReviewRounds,
+    preferAskerMs: pick('preferAskerMs') ?? DEFAULT_POLICY.preferAskerMs,
   };
   const config: CnsConfig = {
     db: pick('db') ?? defaultDbPath(cwd),
@@ -115,6 +135,8 @@ export function resolveConfig(
     heartbeatIntervalMs: pick('heartbeatIntervalMs') ?? Math.max(50, Math.floor(leaseMs / 3)),
     pollBackstopMs: pick('pollBackstopMs') ?? 1_000,
     claimBackstopMs: pick('claimBackstopMs') ?? 10_000,
+    questionWebhookUrl: pick('questionWebhookUrl') ?? null,
+    webhookSecret: pick('webhookSecret') ?? null,
   };
   validate(config);
   return Object.freeze({ ...config, policy: Object.freeze(policy) });
@@ -126,6 +148,7 @@ function validate(c: CnsConfig): void {
     ['offline threshold', c.policy.offlineAfterMs],
     ['retry base', c.policy.retryBaseMs],
     ['retry max', c.policy.retryMaxMs],
+    ['asker preference', c.policy.preferAskerMs],
     ['reaper interval', c.reaperIntervalMs],
     ['heartbeat interval', c.heartbeatIntervalMs],
     ['poll backstop', c.pollBackstopMs],
@@ -147,6 +170,10 @@ function validate(c: CnsConfig): void {
   }
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(c.schema))
     throw new InvalidInputError(`schema "${c.schema}" must be a lowercase SQL identifier`);
+  if (c.questionWebhookUrl !== null && !/^https?:\/\/[^\s]+$/.test(c.questionWebhookUrl))
+    throw new InvalidInputError(
+      `the question webhook must be an http(s) URL (got ${JSON.stringify(c.questionWebhookUrl)})`,
+    );
   if (c.waitDefaultMs < 0 || c.waitMaxMs < c.waitDefaultMs)
     throw new InvalidInputError('the default wait must be between 0 and the maximum wait');
 }

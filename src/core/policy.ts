@@ -14,6 +14,11 @@ export interface Policy {
   maxAttempts: number;
   /** Change requests a task may receive before it fails for a person to look at. Default 3. */
   maxReviewRounds: number;
+  /**
+   * Once a question is answered, the task waits this long for the agent that asked before anyone
+   * of its type may take it. Default 60 s.
+   */
+  preferAskerMs: Millis;
 }
 
 export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
@@ -23,6 +28,7 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   retryMaxMs: 300_000,
   maxAttempts: 3,
   maxReviewRounds: 3,
+  preferAskerMs: 60_000,
 });
 
 /** Delay before attempt `attempts + 1` may start, after `attempts` attempts have failed or expired. */

@@ -7,6 +7,7 @@
  * workflow status (core/derive.ts); test/state-machine.test.ts also checks this file against itself.
  * docs/architecture.md draws it by hand.
  *
+ *                                              ┌─ask─▶ waiting_input ──answer──▶ pending
  *   blocked ──deps done──▶ pending ──claim──▶ in_progress ──complete──▶ completed
  *                            │  ▲                 │   └─review─▶ awaiting_review ──approve──▶ completed
  *                     assign ▼  │ release/expire  │                  │ request changes ──▶ pending
@@ -19,6 +20,7 @@ export const TASK_STATUSES = [
   'pending',
   'assigned',
   'in_progress',
+  'waiting_input',
   'awaiting_review',
   'completed',
   'failed',
@@ -50,6 +52,8 @@ export type TaskOperation =
   | 'fail'
   | 'release'
   | 'expire'
+  | 'ask'
+  | 'answer'
   | 'approve'
   | 'request_changes'
   | 'cancel'
@@ -79,6 +83,8 @@ export const MOVES: Readonly<Record<TaskOperation, readonly (readonly [TaskStatu
     ['in_progress', 'pending'],
     ['in_progress', 'failed'],
   ],
+  ask: [['in_progress', 'waiting_input']],
+  answer: [['waiting_input', 'pending']],
   approve: [['awaiting_review', 'completed']],
   request_changes: [
     ['awaiting_review', 'pending'],
@@ -108,10 +114,11 @@ export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
 }
 
 /** What a supervisor or a person may do to a task (the agent's own writes need its lease). */
-export type TaskAction = 'assign' | 'approve' | 'request_changes' | 'cancel' | 'retry';
+export type TaskAction = 'assign' | 'answer' | 'approve' | 'request_changes' | 'cancel' | 'retry';
 
 const ACTION_OPERATIONS: Readonly<Record<TaskAction, TaskOperation>> = {
   assign: 'assign',
+  answer: 'answer',
   approve: 'approve',
   request_changes: 'request_changes',
   cancel: 'cancel',

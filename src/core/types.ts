@@ -53,6 +53,11 @@ export interface Task {
   lease: Lease | null;
   /** Agent id a supervisor assigned the task to (status assigned). */
   assignedTo: number | null;
+  /**
+   * A pending task kept for one agent for a while (the agent that asked a question, once it is
+   * answered): until then only that agent claims it; after, anyone of its type.
+   */
+  preferred: { agentId: number; until: Millis } | null;
   /** Whether a completion goes to awaiting_review first. */
   review: boolean;
   /** Change requests so far. */
@@ -74,7 +79,15 @@ export interface Task {
 }
 
 export type AttemptOutcome =
-  'running' | 'completed' | 'submitted_for_review' | 'failed' | 'released' | 'expired' | 'cancelled';
+  | 'running'
+  | 'completed'
+  | 'submitted_for_review'
+  | 'failed'
+  | 'released'
+  | 'expired'
+  | 'cancelled'
+  /** The holder asked a question: the task waits for the answer, the attempt does not count. */
+  | 'asked';
 
 /** One claim of a task, kept after it ends: the handoff to the next claimant is made of these. */
 export interface Attempt {
@@ -115,6 +128,39 @@ export interface ClaimedTask {
   dependencies: DependencyResult[];
   /** Earlier attempts of this task, oldest first: notes, checkpoints, errors, review feedback. */
   handoff: Attempt[];
+  /** The questions asked about this task so far, oldest first, with their answers. */
+  questions: Question[];
+}
+
+export const QUESTION_STATUSES = ['open', 'answered', 'closed'] as const;
+export type QuestionStatus = (typeof QUESTION_STATUSES)[number];
+
+/**
+ * A question an agent asked about the task it held (the task then waits in `waiting_input`). Kept
+ * for ever, in order: the next claimant receives every question and answer in its handoff.
+ */
+export interface Question {
+  id: number;
+  taskId: number;
+  workflowId: number | null;
+  /** The attempt (claim) that asked. */
+  attemptSeq: number;
+  /** The agent that asked. */
+  askedBy: { agentId: number; name: string };
+  /** Whom it is for: "supervisor" (the default), or a named person or role. */
+  for: string;
+  text: string;
+  /** Answers to pick from (an answer may still be any text). Null when none were given. */
+  choices: string[] | null;
+  /** Whatever JSON the agent added to decide on (files, options, costs). */
+  context: Json | null;
+  askedAt: Millis;
+  status: QuestionStatus;
+  answer: string | null;
+  answeredBy: { name: string; agentId: number | null } | null;
+  answeredAt: Millis | null;
+  /** Why it was closed unanswered (its task was cancelled). */
+  closedReason: string | null;
 }
 
 export type AgentStatus = 'idle' | 'working' | 'offline';
@@ -163,6 +209,8 @@ export type EventKind =
   | 'task.assigned'
   | 'task.claimed'
   | 'task.progress'
+  | 'task.asked'
+  | 'task.answered'
   | 'task.submitted'
   | 'task.completed'
   | 'task.approved'

@@ -64,11 +64,17 @@ export async function ensureAgent(cns: Coordinator, principal: Principal): Promi
 }
 
 /**
- * The session a request acts for: the one it names (`session`, as registration returned it — the
- * session of a `cns mcp --server` process), else the agent's current session (a plain HTTP client).
+ * The session a request names (`session`, as registration returned it — the session of a
+ * `cns mcp --server` process), checked before anything is written; undefined: the agent's
+ * current session (a plain HTTP client), see sessionOf.
  */
-function sessionOf(input: Record<string, unknown>, agent: Agent): string | null {
-  return optionalText(input, 'session', 200) ?? agent.session;
+function namedSession(input: Record<string, unknown>): string | undefined {
+  return optionalText(input, 'session', 200);
+}
+
+/** The session a request acts for: the one it names, else the agent's current session. */
+function sessionOf(named: string | undefined, agent: Agent): string | null {
+  return named ?? agent.session;
 }
 
 /**
@@ -107,17 +113,17 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
 
   router.post('/api/agent/heartbeat', async (ctx) => {
     const p = agentOnly(ctx, 'heartbeating');
-    const input = await ctx.body();
+    const session = namedSession(await ctx.body());
     const agent = await ensureAgent(cns, p);
-    return cns.heartbeat(agent.id, sessionOf(input, agent));
+    return cns.heartbeat(agent.id, sessionOf(session, agent));
   });
 
   router.post('/api/agent/deregister', async (ctx) => {
     const p = agentOnly(ctx, 'deregistering');
-    const input = await ctx.body();
+    const session = namedSession(await ctx.body());
     const agent = await cns.findAgent(p.agent!.name);
     if (!agent) return { released: [] };
-    return cns.deregisterAgent(agent.id, sessionOf(input, agent), { ...p.actor, agentId: agent.id });
+    return cns.deregisterAgent(agent.id, sessionOf(session, agent), { ...p.actor, agentId: agent.id });
   });
 
   router.post('/api/agent/claim', async (ctx) => {
@@ -125,8 +131,9 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
     const input = await ctx.body();
     const waitMs = optionalNumber(input, 'waitMs', 0, CLAIM_WAIT_MAX_MS) ?? 0;
     const leaseMs = optionalNumber(input, 'leaseMs', 1_000, 24 * 3_600_000);
+    const session = namedSession(input);
     const registered = await ensureAgent(cns, p);
-    const agent = { ...registered, session: sessionOf(input, registered) };
+    const agent = { ...registered, session: sessionOf(session, registered) };
     // One task at a time: a task this session already holds comes back first (its earlier answer
     // may have been lost with a cancelled call), so no claim is ever stranded.
     const [held] = await cns.heldTasks(agent);
@@ -178,4 +185,21 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
     cns.release(id, token, optionalText(input, 'reason', 2_000)),
   );
   fenced('heartbeat', 'heartbeating tasks', (id, token) => cns.heartbeatTask(id, token));
+
+  // Asking answers with the question too, so it is not one of the fenced writes above.
+  router.post('/api/tasks/:id/ask', async (ctx) => {
+    const p = agentOnly(ctx, 'asking questions');
+    const taskId = idOf(ctx.params.id, 'task');
+    const input = await ctx.body();
+    const leaseToken = requiredText(input, 'leaseToken', 200);
+    await requireHolder(cns, p, taskId);
+    const context = optionalJson(input, 'context');
+    const forWhom = optionalText(input, 'for', 128);
+    return cns.ask(taskId, leaseToken, {
+      text: requiredText(input, 'text', 20_000),
+      choices: optionalStrings(input, 'choices') ?? null,
+      context: context ?? null,
+      ...(forWhom === undefined ? {} : { for: forWhom }),
+    });
+  });
 }

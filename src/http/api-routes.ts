@@ -8,11 +8,18 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { issueToken } from './tokens.js';
 import { InvalidInputError } from '../core/errors.js';
 import { TASK_STATUSES, type TaskStatus } from '../core/status.js';
-import type { EventKind, Task, TokenRole } from '../core/types.js';
+import {
+  QUESTION_STATUSES,
+  type EventKind,
+  type QuestionStatus,
+  type Task,
+  type TokenRole,
+} from '../core/types.js';
 import type { EventFilter } from '../store/store.js';
 import { clearedSessionCookie, requireAuth, requireRole, sessionCookie, type Authenticator } from './auth.js';
 import { HttpError } from './http-errors.js';
 import {
+  agentRefOf,
   idOf,
   optionalBool,
   optionalObject,
@@ -91,7 +98,7 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
 
   router.get('/api/agents/:ref', async ({ principal, params }) => {
     requireRole(principal, ANY, 'reading an agent');
-    return { agent: await cns.getAgent(agentRef(params.ref!)) };
+    return { agent: await cns.getAgent(agentRefOf(params.ref!)) };
   });
 
   router.get('/api/tasks', async ({ principal, url }) => {
@@ -99,14 +106,16 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
     const status = queryList(url, 'status');
     for (const s of status ?? [])
       if (!TASK_STATUSES.includes(s as TaskStatus))
-        throw new InvalidInputError(`unknown status "${s}" (one of ${TASK_STATUSES.join(', ')})`);
+        throw new InvalidInputError(`unknown status "${s}" (one of ${TASK_STATUSES.join(', ')})`, {
+          field: 'status',
+        });
     const agent = queryText(url, 'agent');
     const workflow = queryText(url, 'workflow');
     return cns.listTasks({
       status: status as TaskStatus[] | undefined,
       type: queryText(url, 'type'),
       workflowId: workflow === undefined ? undefined : idOf(workflow, 'workflow'),
-      agentId: agent === undefined ? undefined : (await cns.getAgent(agentRef(agent))).id,
+      agentId: agent === undefined ? undefined : (await cns.getAgent(agentRefOf(agent))).id,
       search: queryText(url, 'search'),
       limit: queryInt(url, 'limit', 1, 500),
       after: queryInt(url, 'after', 0, Number.MAX_SAFE_INTEGER),
@@ -171,6 +180,37 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
     return { events: events ?? [] };
   });
 
+  router.get('/api/questions', async ({ principal, url }) => {
+    requireRole(principal, ANY, 'reading questions');
+    const status = queryList(url, 'status');
+    for (const s of status ?? [])
+      if (!QUESTION_STATUSES.includes(s as QuestionStatus))
+        throw new InvalidInputError(
+          `unknown question status "${s}" (one of ${QUESTION_STATUSES.join(', ')})`,
+          {
+            field: 'status',
+          },
+        );
+    const order = queryText(url, 'order');
+    if (order !== undefined && order !== 'newest' && order !== 'oldest')
+      throw new InvalidInputError('order must be newest or oldest', { field: 'order' });
+    return {
+      questions: await cns.listQuestions({
+        status: status as QuestionStatus[] | undefined,
+        taskId: idOrUndefined(queryText(url, 'task'), 'task'),
+        workflowId: idOrUndefined(queryText(url, 'workflow'), 'workflow'),
+        for: queryText(url, 'for'),
+        limit: queryInt(url, 'limit', 1, 500),
+        order,
+      }),
+    };
+  });
+
+  router.get('/api/questions/:id', async ({ principal, params }) => {
+    requireRole(principal, ANY, 'reading questions');
+    return { question: await cns.getQuestion(idOf(params.id, 'question')) };
+  });
+
   // ── the supervisor's writes (supervisor, admin) ────────────────────────────────────────────────
 
   router.post('/api/tasks', async ({ principal, body }) => {
@@ -192,7 +232,8 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
     const p = requireRole(principal, SUPERVISING, 'creating workflows');
     const input = await body();
     const name = requiredText(input, 'name', 200);
-    if (!Array.isArray(input.tasks)) throw new InvalidInputError('tasks must be a list of tasks');
+    if (!Array.isArray(input.tasks))
+      throw new InvalidInputError('tasks must be a list of tasks', { field: 'tasks' });
     const res = await cns.createWorkflow(
       {
         name,
@@ -209,7 +250,8 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
     const p = requireRole(principal, SUPERVISING, 'reviewing');
     const input = await body();
     const approve = optionalBool(input, 'approve');
-    if (approve === undefined) throw new InvalidInputError('approve is required (true or false)');
+    if (approve === undefined)
+      throw new InvalidInputError('approve is required (true or false)', { field: 'approve' });
     const task = await cns.review(idOf(params.id, 'task'), {
       reviewer: p.actor,
       approve,
@@ -234,14 +276,20 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
     const input = await body();
     const agent = input.agent;
     if (typeof agent !== 'string' && typeof agent !== 'number')
-      throw new InvalidInputError('agent is required (an agent name or id)');
+      throw new InvalidInputError('agent is required (an agent name or id)', { field: 'agent' });
     return {
       task: await cns.assign(
         idOf(params.id, 'task'),
-        typeof agent === 'string' ? agentRef(agent) : agent,
+        typeof agent === 'string' ? agentRefOf(agent) : agent,
         p.actor,
       ),
     };
+  });
+
+  router.post('/api/questions/:id/answer', async ({ principal, params, body }) => {
+    const p = requireRole(principal, SUPERVISING, 'answering questions');
+    const answer = requiredText(await body(), 'answer', 20_000);
+    return cns.answer(idOf(params.id, 'question'), { answer, by: p.actor });
   });
 
   router.post('/api/workflows/:id/cancel', async ({ principal, params, body }) => {
@@ -275,11 +323,6 @@ export function registerApiRoutes(router: Router, deps: ApiDeps): void {
     requireRole(principal, ['admin'], 'managing tokens');
     return { token: await cns.revokeToken(idOf(params.id, 'token')) };
   });
-}
-
-/** An agent named by id (digits) or by name. */
-function agentRef(value: string): number | string {
-  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 function idOrUndefined(value: string | undefined, what: string): number | undefined {

@@ -15,6 +15,7 @@ import type {
   ReviewInput,
   TaskDetail,
 } from '../coordinator/api-types.js';
+import type { QuestionInput } from '../coordinator/lifecycle.js';
 import type { Explanation } from '../coordinator/explain.js';
 import {
   CnsError,
@@ -26,7 +27,16 @@ import {
   type LeaseLostReason,
 } from '../core/errors.js';
 import type { TaskStatus } from '../core/status.js';
-import type { Agent, ClaimedTask, CnsEvent, Json, Task, TokenRole, Workflow } from '../core/types.js';
+import type {
+  Agent,
+  ClaimedTask,
+  CnsEvent,
+  Json,
+  Question,
+  Task,
+  TokenRole,
+  Workflow,
+} from '../core/types.js';
 import type {
   AgentRef,
   AgentRegistration,
@@ -34,6 +44,7 @@ import type {
   EventFilter,
   Page,
   ProgressInput,
+  QuestionFilter,
   TaskFilter,
 } from '../store/store.js';
 
@@ -256,6 +267,10 @@ export class HttpCnsApi implements CnsApi {
     return this.fenced(taskId, 'release', { leaseToken, reason });
   }
 
+  ask(taskId: number, leaseToken: string, input: QuestionInput): Promise<{ task: Task; question: Question }> {
+    return this.call('POST', `/api/tasks/${taskId}/ask`, { leaseToken, ...input });
+  }
+
   // ── the supervisor's side ─────────────────────────────────────────────────────────────────────
 
   async assign(taskId: number, agentRef: number | string): Promise<Task> {
@@ -279,6 +294,27 @@ export class HttpCnsApi implements CnsApi {
 
   async retry(taskId: number): Promise<Task> {
     return (await this.call<{ task: Task }>('POST', `/api/tasks/${taskId}/retry`, {})).task;
+  }
+
+  /** Who answers is the token's identity (the server decides); `input.by` is not sent. */
+  answer(questionId: number, input: { answer: string }): Promise<{ task: Task; question: Question }> {
+    return this.call('POST', `/api/questions/${questionId}/answer`, { answer: input.answer });
+  }
+
+  async getQuestion(id: number): Promise<Question> {
+    return (await this.call<{ question: Question }>('GET', `/api/questions/${id}`)).question;
+  }
+
+  async listQuestions(filter: QuestionFilter = {}): Promise<Question[]> {
+    const q = query({
+      status: filter.status?.join(','),
+      task: filter.taskId,
+      workflow: filter.workflowId,
+      for: filter.for,
+      limit: filter.limit,
+      order: filter.order,
+    });
+    return (await this.call<{ questions: Question[] }>('GET', `/api/questions${q}`)).questions;
   }
 
   /**

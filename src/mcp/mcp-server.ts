@@ -35,13 +35,13 @@ function instructions(ctx: McpContext): string {
     const a = ctx.session.agent;
     parts.push(
       `You are agent ${a.name} (type ${a.type}) of a cns fleet. Take work with task_next, report with task_update, ` +
-        'finish with task_complete / task_fail / task_release, then call task_next again. The worker prompt describes the loop.',
+        'ask with task_ask when you need a decision, finish with task_complete / task_fail / task_release, then call task_next again. The worker prompt describes the loop.',
     );
   }
   if (ctx.role !== 'agent') {
     parts.push(
       'As supervisor: plan with fleet_status, queue with workflow_create / task_create, watch with task_wait, ' +
-        'review with task_review. The supervisor prompt describes the loop.',
+        "review with task_review, answer the agents' questions with task_answer. The supervisor prompt describes the loop.",
     );
   }
   return parts.join('\n');

@@ -54,12 +54,13 @@ export function workerPrompt(name: string, type: string, capabilities: string[],
 
 Loop${limit ? ` (stop after ${limit} task(s))` : ' (until I tell you to stop)'}:
 1. Call task_next with wait_seconds 50. If it returns task: null, read the reason and call task_next again. Do not stop just because nothing is ready.
-2. Read the task: title, spec (what to do and what "done" means), input, the results of the tasks it depends on (dependencies), and the handoff from earlier attempts. If the handoff has review feedback, addressing it is your first job. If it has a checkpoint or notes, continue from there instead of starting over. If the spec was clipped, read the rest with task_get (part "spec").
+2. Read the task: title, spec (what to do and what "done" means), input, the results of the tasks it depends on (dependencies), and the handoff from earlier attempts. If the handoff has review feedback, addressing it is your first job; if questions were answered, follow the answers. If it has a checkpoint or notes, continue from there instead of starting over. If the spec was clipped, read the rest with task_get (part "spec").
 3. Do the work. Every few minutes and at each milestone, call task_update with a one-sentence note, a percent, and a checkpoint (JSON: what is done, what is next, files, branch) so another agent could resume if you crash.
 4. If task_update (or any cns tool) answers that the task was cancelled or its lease was lost, stop working on that task at once (do not complete it) and go back to step 1.
 5. When done, call task_complete with a result written for the supervisor and for the tasks that build on yours: what you did, where it is (files, branch, commit), how you checked it, anything left open. Put machine-readable facts in data.
-6. If you cannot do it, call task_fail with what you tried and what blocked you (retryable: false if no retry can help). If it is not a task for you, save a checkpoint with task_update and call task_release.
-7. Go back to step 1.
+6. If you need a decision you must not make yourself (a destructive step, a choice between designs, missing information), save a checkpoint with task_update, then call task_ask with the question, the choices and the context needed to decide. The task waits for the answer without you: go back to step 1 and take other work; it comes back to you with the answer.
+7. If you cannot do it, call task_fail with what you tried and what blocked you (retryable: false if no retry can help). If it is not a task for you, save a checkpoint with task_update and call task_release.
+8. Go back to step 1.
 
 Hold only one task at a time. Never invent task ids: use the id task_next gave you.`;
 }
@@ -72,6 +73,7 @@ export function supervisorPrompt(goal?: string): string {
 3. Queue the plan with workflow_create (refs + depends_on, one call). Use task_create for single additions later.
 4. Loop on task_wait with the workflow_id (wait_seconds 50):
    - review_needed: read each waiting task with task_get (result, data, attempts), then task_review: approve, or request changes with feedback that says exactly what to change.
+   - question: an agent needs a decision; read the question, its choices and context (and the task with task_get if needed), then task_answer. If it is for a person rather than you (its "for"), leave it: they answer on the dashboard or with cns answer.
    - changed / timeout: look at the rows; if tasks do not move, fleet_status explains why (no live agent of a type, an offline holder, …).
    - a failed task: read its error with task_get; task_retry it, or queue a corrected task, or cancel what depends on it (task_cancel).
    - done: stop looping.

@@ -60,6 +60,18 @@ export const attemptSchema = loose({
   feedback: nstr,
 });
 
+export const questionSchema = loose({
+  id: z.number(),
+  taskId: z.number(),
+  for: z.string(),
+  askedBy: z.string(),
+  question: z.string(),
+  choices: z.array(z.string()).nullable(),
+  status: z.string(),
+  answer: nstr,
+  answeredBy: nstr,
+});
+
 export const claimedSchema = loose({
   id: z.number(),
   title: z.string(),
@@ -67,6 +79,7 @@ export const claimedSchema = loose({
   input: json,
   dependencies: z.array(dependencySchema).describe('results of the tasks this one depends on'),
   handoff: z.array(attemptSchema).describe('earlier attempts: notes, checkpoints, errors, review feedback'),
+  questions: z.array(questionSchema).describe('questions asked about this task so far, with their answers'),
 });
 
 export const workflowSchema = loose({ id: z.number(), name: z.string(), status: z.string(), counts: json });

@@ -1,6 +1,14 @@
 import type { TaskDetail } from '../coordinator/coordinator.js';
 import { isFinal } from '../core/status.js';
-import type { Agent, Attempt, ClaimedTask, DependencyResult, Task, Workflow } from '../core/types.js';
+import type {
+  Agent,
+  Attempt,
+  ClaimedTask,
+  DependencyResult,
+  Question,
+  Task,
+  Workflow,
+} from '../core/types.js';
 import {
   clip,
   clipJson,
@@ -126,6 +134,25 @@ export function attemptView(a: Attempt) {
   };
 }
 
+/** A question and, once given, its answer. */
+export function questionView(q: Question) {
+  const p = detailPointer(q.taskId);
+  return {
+    id: q.id,
+    taskId: q.taskId,
+    for: q.for,
+    askedBy: q.askedBy.name,
+    askedAt: q.askedAt,
+    question: clip(q.text, NOTE_CHARS * 2, p),
+    choices: q.choices,
+    context: clipJson(q.context, JSON_VALUE_BYTES, p),
+    status: q.status,
+    answer: clip(q.answer, NOTE_CHARS * 2, p),
+    answeredBy: q.answeredBy?.name ?? null,
+    answeredAt: q.answeredAt,
+  };
+}
+
 /** At most this many earlier attempts are handed over (the most recent ones). */
 export const HANDOFF_ATTEMPTS = 8;
 
@@ -155,6 +182,7 @@ export function claimedView(c: ClaimedTask, workflow: Workflow | null) {
     dependencies: c.dependencies.map(dependencyView),
     handoff,
     handoffOmitted: earlier.length - handoff.length,
+    questions: c.questions.map(questionView),
   };
 }
 
@@ -181,6 +209,7 @@ export function detailView(d: TaskDetail, eventLimit: number) {
     dependencies: d.dependencies.map(dependencyView),
     dependents: d.dependents,
     attempts: d.attempts.slice(-HANDOFF_ATTEMPTS).map(attemptView),
+    questions: d.questions.slice(-HANDOFF_ATTEMPTS).map(questionView),
     events: events.map((e) => ({
       id: e.id,
       at: e.at,

@@ -28,6 +28,8 @@ import type {
   Attempt,
   AttemptOutcome,
   ClaimedTask,
+  Question,
+  QuestionStatus,
   CnsEvent,
   DependencyResult,
   EventKind,
@@ -181,6 +183,11 @@ export interface TaskChange {
   error: 'keep' | string | null;
   /** The agent an assigned task is reserved for (with to = 'assigned'). */
   assignedTo: number | null;
+  /**
+   * A pending task kept for one agent: only it may claim the task for `forMs` (then anyone of its
+   * type). Null clears a preference (every change but the one that sets it, and every claim, does).
+   */
+  prefer: { agentId: number; forMs: number } | null;
   /** End the running attempt (the lease's) with this outcome, and its result or error if given. */
   closeAttempt: { outcome: AttemptOutcome; result: string | null; error: string | null } | null;
   /** Review feedback, recorded on the latest attempt (where the next claimant reads it). */
@@ -206,10 +213,41 @@ export type TaskSelection =
   /** The tasks a session of an agent holds (every session's when `session` is null). */
   | { heldBy: { agentId: number; session: string | null } };
 
-/** What a decision over selected tasks writes: task changes, and events about no single task. */
+/** A write to the questions of a task, decided with the change of its task (same transaction). */
+export type QuestionWrite =
+  /** A new open question, asked by the holder whose attempt the task's change ends (`attempt`). */
+  | {
+      ask: {
+        taskId: number;
+        askedBy: { agentId: number; name: string };
+        for: string;
+        text: string;
+        choices: string[] | null;
+        context: Json | null;
+      };
+    }
+  /** The answer to an open question (ConflictError if it is not open any more: nothing is written). */
+  | { answer: { questionId: number; answer: string; by: { name: string; agentId: number | null } } }
+  /** Every open question of the task closes unanswered. */
+  | { close: { taskId: number; reason: string } };
+
+/** What a decision over selected tasks writes: task changes, questions, and events about no single task. */
 export interface Decision {
   changes: TaskChange[];
+  questions?: QuestionWrite[];
   events?: (EventSpec & { workflowId: number | null })[];
+}
+
+export interface QuestionFilter {
+  status?: QuestionStatus[];
+  taskId?: number;
+  workflowId?: number;
+  /** Whom they are for. */
+  for?: string;
+  /** Default 50, at most 500. */
+  limit?: number;
+  /** Newest first (the default) or oldest first. */
+  order?: 'newest' | 'oldest';
 }
 
 /** A token to store: its secret is never given to the store, only the secret's SHA-256 (hex). */
@@ -329,6 +367,10 @@ export interface Store {
    * changes. A change whose guard fails here is a ConflictError (nothing is written).
    */
   transition(selection: TaskSelection, decide: (tasks: TaskState[]) => Decision): Promise<Task[]>;
+  /** Questions matching the filter (at most `limit`), newest first unless asked otherwise. */
+  listQuestions(filter?: QuestionFilter): Promise<Question[]>;
+  /** One question, or null. */
+  getQuestion(id: number): Promise<Question | null>;
   /**
    * Where a lease token stands: the task's status now and the outcome of the attempt the token was
    * minted for (null: no claim of this task was given that token). Null when there is no such task.

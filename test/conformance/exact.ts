@@ -30,6 +30,7 @@ function createdTask(fields: Pick<Task, 'id' | 'title'> & Partial<Task>): Task {
     maxAttempts: 3,
     lease: null,
     assignedTo: null,
+    preferred: null,
     review: false,
     reviewRounds: 0,
     maxReviewRounds: 3,
@@ -165,6 +166,7 @@ export function exactTests(h: BackendHarness): void {
         leaseExpiresAt: T0 + 10_010,
         dependencies: [],
         handoff: [],
+        questions: [],
       });
 
       // Progress renews the lease by its length.
@@ -244,6 +246,7 @@ export function exactTests(h: BackendHarness): void {
         leaseExpiresAt: T0 + 10_060,
         dependencies: [],
         handoff: [attempt1],
+        questions: [],
       });
 
       ctx.clock.advance(10);
@@ -456,6 +459,7 @@ export function exactTests(h: BackendHarness): void {
         leaseExpiresAt: t2 + 10_000,
         dependencies: [],
         handoff: [attempt1],
+        questions: [],
       });
 
       // Out of attempts: failed, with why.

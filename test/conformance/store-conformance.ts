@@ -17,6 +17,7 @@ import type { BackendHarness } from './fixtures.js';
 import { leaseTests } from './leases.js';
 import { modelTests } from './model.js';
 import { queryTests } from './queries.js';
+import { questionTests } from './questions.js';
 import { flowTests } from './review-and-flow.js';
 import { sessionTests } from './sessions.js';
 import { tokenTests } from './tokens.js';
@@ -31,6 +32,7 @@ export function defineStoreConformance(h: BackendHarness): void {
     leaseTests(h);
     sessionTests(h);
     flowTests(h);
+    questionTests(h);
     divergenceTests(h);
     exactTests(h);
     queryTests(h);

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { maskDatabaseUrl } from '../../coordinator/database.js';
 import { describeReason } from '../../coordinator/explain.js';
 import { TASK_STATUSES } from '../../core/status.js';
 import { withCoordinator } from '../context.js';
-import { oneLine, print, printJson, redactDb } from '../output.js';
+import { oneLine, print, printJson } from '../output.js';
 import { agentsTable } from './agents-command.js';
 
 /** `cns status`: the fleet, task counts by status, and the tasks that are stuck (with why). */
@@ -10,7 +11,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description('the fleet, task counts by status, and the stuck tasks with why they are not moving')
-    .option('--json', 'print {at, backend, agents, counts, stuck} as JSON')
+    .option('--json', 'print {at, backend, agents, counts, openQuestions, stuck} as JSON')
     .addHelpText(
       'after',
       `
@@ -25,7 +26,7 @@ The lease reaper runs once before the numbers are read, so expired leases are al
           const s = await c.status();
           if (opts.json) return printJson(s);
           const total = TASK_STATUSES.reduce((n, st) => n + s.counts[st], 0);
-          const db = `${redactDb(c.config.db)} (${s.backend})`;
+          const db = `${maskDatabaseUrl(c.config.db)} (${s.backend})`;
           if (total === 0 && s.agents.length === 0) return print(emptyScreen(db));
           const lines: string[] = [`cns: ${db}`, ''];
           const live = s.agents.filter((a) => a.status !== 'offline');
@@ -54,6 +55,9 @@ The lease reaper runs once before the numbers are read, so expired leases are al
               '',
               `${s.counts.awaiting_review} task(s) await review: cns task list --status awaiting_review`,
             );
+          }
+          if (s.openQuestions > 0) {
+            lines.push('', `${s.openQuestions} open question(s) wait for an answer: cns questions`);
           }
           print(lines.join('\n'));
         },

@@ -25,6 +25,7 @@ import {
 import { EXIT } from '../errors.js';
 import { age, indent, iso, oneLine, print, printErr, printJson, table, toJson, when } from '../output.js';
 import { formatEvent } from './events-command.js';
+import { formatQuestion } from './question-commands.js';
 
 const TOKEN_HELP =
   'the lease token printed by "cns task claim" (fencing: a stale token changes nothing, exit 5)';
@@ -38,7 +39,8 @@ export function registerTaskCommands(program: Command): void {
       'after',
       `
 Supervisor side:  add, list, show, cancel, retry, review, assign
-Agent side:       claim, progress, heartbeat, complete, fail, release  (each write needs --token)
+Agent side:       claim, progress, heartbeat, complete, fail, release, ask  (each write needs --token)
+Questions:        cns questions (the inbox), cns answer ID TEXT…
 
 Task ids are numbers; "#42" is accepted too.`,
     );
@@ -56,6 +58,7 @@ Task ids are numbers; "#42" is accepted too.`,
   registerRelease(task);
   registerProgress(task);
   registerHeartbeat(task);
+  registerAsk(task);
 }
 
 // ── supervisor side ─────────────────────────────────────────────────────────────────────────────
@@ -257,6 +260,10 @@ function registerShow(task: Command): void {
           if (detail.dependents.length > 0) lines.push('', `Dependents: ${detail.dependents.join(', ')}`);
           if (t.progress.at !== null)
             lines.push('', `Progress (${when(t.progress.at, now)}): ${formatProgress(t.progress)}`);
+          if (detail.questions.length > 0) {
+            lines.push('', 'Questions:');
+            for (const q of detail.questions) lines.push(indent(formatQuestion(q, now)));
+          }
           if (detail.attempts.length > 0) {
             lines.push('', 'Attempts:');
             for (const a of detail.attempts) lines.push(...formatAttempt(a));
@@ -620,6 +627,71 @@ function registerHeartbeat(task: Command): void {
     });
 }
 
+function registerAsk(task: Command): void {
+  task
+    .command('ask')
+    .description(
+      'ask a person or the supervisor about a claimed task: it waits in waiting_input without you (your lease ends, the attempt is not counted); once answered it comes back to you first',
+    )
+    .argument('<id>', 'the task id')
+    .requiredOption('--token <token>', TOKEN_HELP)
+    .addOption(
+      new Option('--question <text>', 'the question, with what is needed to answer it').conflicts(
+        'questionFile',
+      ),
+    )
+    .option('--question-file <file>', 'read the question from a file ("-" for stdin)')
+    .option(
+      '--choice <text>',
+      'an answer to pick from (repeat for each)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--context <json>', 'JSON to decide on (options, costs, files)')
+    .option('--for <who>', 'whom it is for: a person or a role (default "supervisor")')
+    .option('--json', 'print {task, question} as JSON')
+    .addHelpText(
+      'after',
+      `
+Example:
+  cns task ask 42 --token T --question "Drop the legacy column?" --choice yes --choice no --for dba
+Then: cns task claim (take other work); the answer arrives in the task's handoff when it comes back.`,
+    )
+    .action(
+      async (
+        id: string,
+        opts: {
+          token: string;
+          question?: string;
+          questionFile?: string;
+          choice?: string[];
+          context?: string;
+          for?: string;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const taskId = parseTaskId(id);
+        const text =
+          opts.questionFile !== undefined ? readTextFile(opts.questionFile, 'question file') : opts.question;
+        if (text === undefined)
+          throw new InvalidInputError('give the question: --question TEXT or --question-file FILE');
+        const context = opts.context !== undefined ? parseJson('--context', opts.context) : null;
+        const res = await withCoordinator(cmd, (c) =>
+          c.ask(taskId, opts.token, {
+            text,
+            choices: opts.choice ?? null,
+            context,
+            ...(opts.for !== undefined ? { for: opts.for } : {}),
+          }),
+        );
+        if (opts.json) return printJson(res);
+        print(
+          `question ${res.question.id} asked (for ${res.question.for}); task ${taskId} waits for the answer and is no longer yours`,
+        );
+      },
+    );
+}
+
 // ── formatting ──────────────────────────────────────────────────────────────────────────────────
 
 function parseStatus(value: string): TaskStatus {
@@ -694,6 +766,10 @@ function formatClaim(claim: ClaimedTask): string {
   if (claim.handoff.length > 0) {
     lines.push('', 'Handoff (earlier attempts, oldest first):');
     for (const a of claim.handoff) lines.push(...formatAttempt(a));
+  }
+  if (claim.questions.length > 0) {
+    lines.push('', 'Questions asked so far, with their answers:');
+    for (const q of claim.questions) lines.push(indent(formatQuestion(q, claim.task.updatedAt)));
   }
   lines.push(
     '',

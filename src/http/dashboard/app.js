@@ -10,13 +10,18 @@ const STATUSES = [
   'pending',
   'assigned',
   'in_progress',
+  'waiting_input',
   'awaiting_review',
   'completed',
   'failed',
   'cancelled',
 ];
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
-const LABEL = { in_progress: 'in progress', awaiting_review: 'awaiting review' };
+const LABEL = {
+  in_progress: 'in progress',
+  waiting_input: 'waiting input',
+  awaiting_review: 'awaiting review',
+};
 const label = (status) => LABEL[status] ?? status;
 
 const state = {
@@ -36,8 +41,21 @@ const state = {
   page: null,
   /** Agent names by id, as last seen (events carry only the id). */
   agentNames: new Map(),
+  /**
+   * Questions answered (or tried) from the page on screen, by id: `{ error }` (null once answered).
+   * They stay in view with their outcome after they leave the open list; cleared on navigation.
+   */
+  answering: new Map(),
+  /** Task titles and workflows by task id (they never change), for the inbox. */
+  taskInfo: new Map(),
+  /** The open-question count in the nav, re-read after the events that change it. */
+  inboxTimer: 0,
+  inboxSeq: 0,
 };
 const MAX_EVENTS = 300;
+const QUESTION_STATUSES = ['open', 'answered', 'closed'];
+/** The events after which the open questions may have changed. */
+const QUESTION_EVENTS = new Set(['task.asked', 'task.answered', 'task.cancelled']);
 
 const main = document.getElementById('main');
 
@@ -129,6 +147,10 @@ function taskLink(id, text) {
 
 function workflowLink(id, text) {
   return h('a', { href: `#/workflows/${Number(id)}` }, text ?? `workflow #${id}`);
+}
+
+function questionLink(id, text) {
+  return h('a', { href: `#/questions/${Number(id)}`, class: 'qlink' }, text ?? `question #${id}`);
 }
 
 function tags(list) {
@@ -231,6 +253,25 @@ function reasonNode(r) {
         time(r.since),
         r.author ? ` — written by ${r.author}, who cannot approve it` : '',
       ];
+    case 'waiting_input':
+      return [
+        'waiting for an answer from ',
+        h('strong', null, r.from),
+        ' since ',
+        time(r.since),
+        ': ',
+        r.askedBy,
+        ' asked ',
+        questionLink(r.questionId),
+      ];
+    case 'kept_for':
+      return [
+        'kept for ',
+        h('strong', null, r.agent),
+        ', who asked about it, until ',
+        time(r.until),
+        '; then any agent of its type may take it',
+      ];
     default:
       return null;
   }
@@ -318,6 +359,7 @@ async function signedIn() {
   await loadRecentEvents();
   connectStream();
   navigate();
+  void updateInboxCount();
 }
 
 function signedOut() {
@@ -338,6 +380,7 @@ function showSignIn(message) {
   state.renderSeq++;
   state.page = null;
   document.getElementById('topbar').hidden = true;
+  setInboxCount(0);
   const input = h('input', {
     type: 'password',
     name: 'token',
@@ -416,6 +459,7 @@ function connectStream() {
     state.lastEventId = event.id;
     state.events.unshift(event);
     if (state.events.length > MAX_EVENTS) state.events.length = MAX_EVENTS;
+    if (QUESTION_EVENTS.has(event.kind)) scheduleInboxCount();
     if (state.page?.onEvent) state.page.onEvent(event);
     else scheduleRefresh();
   });
@@ -448,6 +492,36 @@ function setLive(mode) {
   el.className = `live live-${mode}`;
   el.textContent = mode;
   el.title = mode === 'live' ? 'receiving live updates' : 'live updates are not flowing';
+}
+
+/** Re-read the open-question count soon (one read covers a burst of events). */
+function scheduleInboxCount(delay = 150) {
+  if (state.inboxTimer) return;
+  state.inboxTimer = setTimeout(() => {
+    state.inboxTimer = 0;
+    void updateInboxCount();
+  }, delay);
+}
+
+async function updateInboxCount() {
+  const seq = ++state.inboxSeq;
+  try {
+    const status = await api(`/api/status${query({ stuck: 0 })}`);
+    if (seq !== state.inboxSeq) return; // a later read is under way: it has the newer count
+    setInboxCount(status.openQuestions ?? status.counts.waiting_input ?? 0);
+  } catch {
+    /* signed out, or the server is down: the next event tries again */
+  }
+}
+
+/** The badge on the nav's Inbox link (hidden at zero), and the window title. */
+function setInboxCount(n) {
+  const count = Number(n) || 0;
+  const el = document.getElementById('inbox-count');
+  el.textContent = String(count);
+  el.hidden = count === 0;
+  el.title = `${count} open question${count === 1 ? '' : 's'}`;
+  document.title = count > 0 ? `(${count}) cns` : 'cns';
 }
 
 /**
@@ -505,6 +579,14 @@ function route() {
     return { name: 'workflows', render: (c) => renderWorkflow(c, num) };
   if (section === 'workflows') return { name: 'workflows', render: renderWorkflows };
   if (section === 'events') return { name: 'events', render: renderEvents, live: true };
+  // The inbox re-reads only after the events that change questions (not on every progress note).
+  const onQuestionEvent = (e) => {
+    if (QUESTION_EVENTS.has(e.kind)) scheduleRefresh();
+  };
+  if (section === 'questions' && num !== null)
+    return { name: 'questions', render: (c) => renderQuestion(c, num), onEvent: onQuestionEvent };
+  if (section === 'questions')
+    return { name: 'questions', render: (c) => renderInbox(c, params), onEvent: onQuestionEvent };
   return { name: 'none', render: (c) => c.append(empty('No such page.')) };
 }
 
@@ -513,6 +595,7 @@ function navigate() {
   const page = route();
   state.renderSeq++;
   state.page = page;
+  state.answering.clear();
   for (const a of document.querySelectorAll('#nav a')) {
     a.classList.toggle('active', a.dataset.route === page.name);
   }
@@ -610,6 +693,8 @@ async function renderFleet(c) {
   const titles = new Map(active.items.map((t) => [t.id, t.title]));
   rememberAgents(status.agents);
   const total = STATUSES.reduce((n, s) => n + (status.counts[s] ?? 0), 0);
+  const openQuestions = status.openQuestions ?? status.counts.waiting_input ?? 0;
+  setInboxCount(openQuestions);
 
   c.append(
     h(
@@ -631,6 +716,17 @@ async function renderFleet(c) {
           h('span', { class: 'count-n' }, String(status.counts[s] ?? 0)),
           h('span', { class: 'count-label' }, label(s)),
         ),
+      ),
+      h(
+        'a',
+        {
+          class: `count count-questions st-waiting_input${openQuestions ? ' hot' : ' zero'}`,
+          href: '#/questions',
+          id: 'fleet-questions',
+          title: 'questions agents asked, waiting for an answer',
+        },
+        h('span', { class: 'count-n' }, String(openQuestions)),
+        h('span', { class: 'count-label' }, `open question${openQuestions === 1 ? '' : 's'} →`),
       ),
     ),
   );
@@ -958,6 +1054,7 @@ function taskTable(tasks, agentNames, { workflowColumn = true, workflowNames = n
 async function renderTask(c, id) {
   const [detail, agents] = await Promise.all([api(`/api/tasks/${id}`), api('/api/agents')]);
   const { task, dependencies, dependents, attempts, events, explanation } = detail;
+  const questions = detail.questions ?? [];
   const wf =
     task.workflowId !== null ? await api(`/api/workflows/${task.workflowId}`).catch(() => null) : null;
   const agentNames = rememberAgents(agents.agents);
@@ -1034,6 +1131,24 @@ async function renderTask(c, id) {
     ),
   );
 
+  // The questions, oldest first, with their answers; an open one (the task waits for it) comes first.
+  const answerable = canSupervise() && (task.allowedActions ?? []).includes('answer');
+  const questionSection =
+    questions.length === 0
+      ? null
+      : h(
+          'section',
+          { class: 'card', id: 'questions' },
+          h('h2', null, `Questions · ${questions.length}`),
+          h(
+            'div',
+            { class: 'q-thread' },
+            questions.map((q) => questionCard(q, { inThread: true, canAnswer: answerable })),
+          ),
+        );
+  const waiting = questions.some((q) => q.status === 'open');
+  if (questionSection && waiting) left.append(questionSection);
+
   const p = task.progress;
   if (p.note || p.percent !== null || p.checkpoint !== null) {
     left.append(
@@ -1069,6 +1184,7 @@ async function renderTask(c, id) {
       task.input !== null ? details('Input', json(task.input), 'input', true) : null,
     ),
   );
+  if (questionSection && !waiting) left.append(questionSection);
 
   if (dependencies.length > 0) {
     left.append(
@@ -1219,13 +1335,18 @@ function timeline(events) {
   );
 }
 
+/** Whether the signed-in user may act (review, answer, cancel…): supervisors and admins. */
+function canSupervise() {
+  const role = state.user?.role;
+  return role === 'supervisor' || role === 'admin';
+}
+
 /**
  * The controls a supervisor or admin gets on a task's page: one for each action the server says
  * the task allows now (`task.allowedActions`, from core/status.ts), never worked out here.
  */
 function taskActions(task, agents) {
-  const role = state.user?.role;
-  if (role !== 'supervisor' && role !== 'admin') return null;
+  if (!canSupervise()) return null;
   const allowed = new Set(task.allowedActions ?? []);
   const reviewing = allowed.has('approve') || allowed.has('request_changes');
   const root = h('div', { class: reviewing ? 'actions card' : 'actions-compact' });
@@ -1343,6 +1464,353 @@ function taskActions(task, agents) {
   row.append(message);
   root.append(row);
   return root;
+}
+
+// ── questions (the inbox) ───────────────────────────────────────────────────────────────────────
+
+/**
+ * The inbox: the questions agents asked (their tasks wait in waiting_input), newest first. Open ones
+ * by default; `?status=open,answered,closed`, `?for=` and `?workflow=` filter. A question answered
+ * (or tried) here stays in view under "Just answered", with who answered it.
+ */
+async function renderInbox(c, params) {
+  const asked = (params.get('status') ?? '').split(',').filter((s) => QUESTION_STATUSES.includes(s));
+  const selected = asked.length > 0 ? asked : ['open'];
+  const forWhom = params.get('for') ?? '';
+  const workflow = params.get('workflow') ?? '';
+  const [{ questions }, waiting, workflows] = await Promise.all([
+    api(`/api/questions${query({ status: selected, for: forWhom, workflow, limit: 200 })}`),
+    api(`/api/tasks${query({ status: ['waiting_input'], limit: 500 })}`),
+    api(`/api/workflows${query({ limit: 500 })}`),
+  ]);
+  rememberTasks(waiting.items);
+  const listed = new Set(questions.map((q) => q.id));
+  const recent = await Promise.all(
+    [...state.answering.keys()]
+      .filter((id) => !listed.has(id))
+      .sort((a, b) => b - a)
+      .map((id) =>
+        api(`/api/questions/${id}`).then(
+          (r) => r.question,
+          () => null,
+        ),
+      ),
+  );
+  const answered = recent.filter(Boolean);
+  await loadTaskInfo([...questions, ...answered].map((q) => q.taskId));
+  const workflowNames = new Map(workflows.items.map((w) => [w.id, w.name]));
+
+  const setParams = (changes) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === '' || v === null || (Array.isArray(v) && v.length === 0)) next.delete(k);
+      else next.set(k, Array.isArray(v) ? v.join(',') : v);
+    }
+    const s = next.toString();
+    return `#/questions${s ? `?${s}` : ''}`;
+  };
+  const onlyOpen = selected.length === 1 && selected[0] === 'open';
+  const all = QUESTION_STATUSES.every((s) => selected.includes(s));
+
+  c.append(
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', null, 'Inbox'),
+      h(
+        'span',
+        { class: 'muted', id: 'inbox-summary' },
+        !onlyOpen
+          ? `${questions.length} question${questions.length === 1 ? '' : 's'}`
+          : questions.length === 0
+            ? 'nothing waits for an answer'
+            : `${questions.length} open question${questions.length === 1 ? '' : 's'} · each task waits for its answer`,
+      ),
+    ),
+  );
+
+  const filters = [];
+  if (forWhom) filters.push(['for', `for: ${forWhom}`]);
+  if (workflow)
+    filters.push(['workflow', `workflow: ${workflowNames.get(Number(workflow)) ?? `#${workflow}`}`]);
+  c.append(
+    h(
+      'div',
+      { class: 'chips', role: 'group', 'aria-label': 'filter by status' },
+      QUESTION_STATUSES.map((s) => {
+        const on = selected.includes(s);
+        const next = on ? selected.filter((x) => x !== s) : [...selected, s];
+        return h(
+          'a',
+          {
+            class: `chip q-st-${s}${on ? ' on' : ''}`,
+            href: setParams({ status: next.length === 1 && next[0] === 'open' ? [] : next }),
+            dataset: { status: s },
+          },
+          h('span', { class: 'dot' }),
+          s,
+        );
+      }),
+      h(
+        'a',
+        { class: `chip${all ? ' on' : ''}`, href: setParams({ status: QUESTION_STATUSES }), id: 'show-all' },
+        'all',
+      ),
+      filters.map(([k, text]) =>
+        h(
+          'a',
+          { class: 'chip on removable', href: setParams({ [k]: '' }), title: 'remove this filter' },
+          text,
+          ' ×',
+        ),
+      ),
+    ),
+  );
+
+  const card = (q) =>
+    questionCard(q, {
+      task: state.taskInfo.get(q.taskId) ?? null,
+      workflowName: q.workflowId !== null ? (workflowNames.get(q.workflowId) ?? null) : null,
+      canAnswer: canSupervise(),
+    });
+  c.append(
+    questions.length === 0
+      ? section(
+          onlyOpen ? 'Nothing to answer' : 'No questions',
+          empty(
+            onlyOpen
+              ? 'No open questions. When an agent asks one, it appears here at once.'
+              : 'No question matches these filters.',
+          ),
+        )
+      : h('div', { class: 'q-list', id: 'question-list' }, questions.map(card)),
+  );
+  if (answered.length > 0) {
+    c.append(
+      h(
+        'section',
+        { class: 'q-recent' },
+        h('h2', null, 'Just answered'),
+        h('div', { class: 'q-list', id: 'answered-list' }, answered.map(card)),
+      ),
+    );
+  }
+}
+
+/** One question on its own page (`#/questions/7`): a link to send someone. */
+async function renderQuestion(c, id) {
+  const [{ question }, workflows] = await Promise.all([
+    api(`/api/questions/${id}`),
+    api(`/api/workflows${query({ limit: 500 })}`),
+  ]);
+  await loadTaskInfo([question.taskId]);
+  const wf = workflows.items.find((w) => w.id === question.workflowId);
+  c.append(
+    h('nav', { class: 'crumbs' }, h('a', { href: '#/questions' }, 'Inbox'), ` / question #${question.id}`),
+    h('div', { class: 'q-list', id: 'question-list' }, [
+      questionCard(question, {
+        task: state.taskInfo.get(question.taskId) ?? null,
+        workflowName: wf?.name ?? null,
+        canAnswer: canSupervise(),
+      }),
+    ]),
+  );
+}
+
+function rememberTasks(tasks) {
+  for (const t of tasks) state.taskInfo.set(t.id, { title: t.title, workflowId: t.workflowId });
+}
+
+/** Reads the titles of the tasks not seen yet (a title never changes, so once is enough). */
+async function loadTaskInfo(ids) {
+  const missing = [...new Set(ids)].filter((id) => !state.taskInfo.has(id));
+  const tasks = await Promise.all(
+    missing.map((id) =>
+      api(`/api/tasks/${id}${query({ view: 'task' })}`).then(
+        (r) => r.task,
+        () => null,
+      ),
+    ),
+  );
+  rememberTasks(tasks.filter(Boolean));
+}
+
+/**
+ * A question: what was asked, by whom, for whom, about which task, the context the agent gave and
+ * — for a supervisor or admin, while it is open — the answer controls: one button per choice (a
+ * click answers with it) and a free-text answer. `inThread`: inside the task's page (no task line).
+ */
+function questionCard(q, { task = null, workflowName = null, canAnswer = false, inThread = false } = {}) {
+  const note = state.answering.get(q.id);
+  const card = h('article', {
+    class: `question q-${q.status}${inThread ? '' : ' card'}`,
+    id: `question-${q.id}`,
+    dataset: { question: q.id, status: q.status },
+  });
+  const forLink = h(
+    'a',
+    { href: `#/questions${query({ for: q.for })}`, class: 'q-for-name', title: `questions for ${q.for}` },
+    q.for,
+  );
+  card.append(
+    h(
+      'div',
+      { class: 'q-head' },
+      h('span', { class: `badge q-st-${q.status}` }, q.status),
+      h('span', { class: 'q-for' }, 'for ', forLink),
+      h(
+        'span',
+        { class: 'q-asked muted' },
+        'asked by ',
+        h('strong', { class: 'q-asker' }, q.askedBy.name),
+        ' ',
+        time(q.askedAt),
+        inThread ? ` · attempt #${q.attemptSeq}` : '',
+      ),
+      questionLink(q.id, `#${q.id}`),
+    ),
+  );
+  if (!inThread) {
+    card.append(
+      h(
+        'div',
+        { class: 'q-task' },
+        h('span', { class: 'muted' }, 'task '),
+        taskLink(q.taskId),
+        ' ',
+        h('a', { href: `#/tasks/${Number(q.taskId)}`, class: 'task-title q-task-title' }, task?.title ?? ''),
+        q.workflowId !== null
+          ? [h('span', { class: 'muted' }, ' · '), workflowLink(q.workflowId, workflowName ?? undefined)]
+          : null,
+      ),
+    );
+  }
+  card.append(h('p', { class: 'q-text' }, q.text));
+  if (q.context !== null && q.context !== undefined) {
+    // Collapsible; open at first unless it is long.
+    const text = JSON.stringify(q.context, null, 2);
+    const long = text.length > 600 || text.split('\n').length > 14;
+    const box = details('Context', json(q.context), `q-${q.id}-context`, !long);
+    box.classList.add('q-context');
+    card.append(box);
+  }
+  if (q.status === 'open' && q.choices?.length && !canAnswer) {
+    card.append(
+      h(
+        'div',
+        { class: 'q-choices read-only' },
+        h('span', { class: 'muted small' }, 'choices: '),
+        q.choices.map((choice) => h('span', { class: 'tag q-choice-tag' }, choice)),
+      ),
+    );
+  }
+  if (q.status === 'open' && canAnswer) card.append(answerControls(q, card));
+  else if (q.status === 'open') {
+    card.append(h('p', { class: 'muted small q-readonly' }, 'A supervisor or admin answers it.'));
+  }
+  if (q.status === 'answered') {
+    card.append(
+      h(
+        'div',
+        { class: 'q-answer' },
+        h(
+          'div',
+          { class: 'q-answer-head' },
+          h('span', { class: 'q-label' }, 'Answer'),
+          ' by ',
+          h('strong', { class: 'q-answered-by' }, q.answeredBy?.name ?? 'someone'),
+          ' ',
+          time(q.answeredAt),
+        ),
+        h('pre', { class: 'block text q-answer-text' }, q.answer ?? ''),
+      ),
+    );
+  }
+  if (q.status === 'closed') {
+    card.append(
+      h(
+        'p',
+        { class: 'q-closed muted' },
+        'Closed without an answer',
+        q.closedReason ? `: ${q.closedReason}` : '',
+      ),
+    );
+  }
+  if (note?.error) {
+    const box = errorBox(note.error);
+    box.classList.add('q-error');
+    card.append(box);
+  }
+  return card;
+}
+
+/** The choices (one click answers) and the free-text answer of an open question. */
+function answerControls(q, card) {
+  const message = h('span', { class: 'action-msg', role: 'status' });
+  const input = h('textarea', {
+    class: 'q-input',
+    rows: 2,
+    placeholder: q.choices?.length ? 'Or write another answer…' : 'Write an answer…',
+    'aria-label': `answer to question ${q.id}`,
+    dataset: { keep: `answer-${q.id}` },
+  });
+  const send = async (answer) => {
+    for (const el of card.querySelectorAll('button, textarea')) el.disabled = true;
+    message.textContent = 'Sending…';
+    message.className = 'action-msg';
+    try {
+      await api(`/api/questions/${q.id}/answer`, { method: 'POST', body: { answer } });
+      state.answering.set(q.id, { error: null });
+      input.value = '';
+    } catch (err) {
+      if (err.status === 401) return;
+      // Kept (shown in the card) across the re-render: a refusal must not vanish with it.
+      state.answering.set(q.id, { error: { code: err.code, message: err.message } });
+    }
+    scheduleInboxCount(0);
+    await refresh();
+  };
+  const submit = h('button', { type: 'button', class: 'btn btn-primary q-submit' }, 'Answer');
+  submit.addEventListener('click', () => {
+    const text = input.value.trim();
+    if (!text) {
+      message.textContent = 'Write an answer first.';
+      message.className = 'action-msg bad';
+      input.focus();
+      return;
+    }
+    void send(text);
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      submit.click();
+    }
+  });
+  return h(
+    'div',
+    { class: 'q-controls' },
+    q.choices?.length
+      ? h(
+          'div',
+          { class: 'q-choices', role: 'group', 'aria-label': 'answer with one of the choices' },
+          q.choices.map((choice) =>
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'btn q-choice',
+                dataset: { choice },
+                title: 'answer with this choice',
+                onclick: () => void send(choice),
+              },
+              choice,
+            ),
+          ),
+        )
+      : null,
+    h('div', { class: 'q-compose' }, input, h('div', { class: 'q-send' }, submit, message)),
+  );
 }
 
 // ── workflows ───────────────────────────────────────────────────────────────────────────────────

@@ -32,10 +32,10 @@ export function registerAgentTools(server: McpServer, ctx: McpContext): void {
     {
       title: 'Take the next task',
       description:
-        `Take the next task for you (your type and capabilities) and make it yours. Call it when you are ready for work: at the start and after finishing, failing or releasing a task. ` +
+        `Take the next task for you (your type and capabilities) and make it yours. Call it when you are ready for work: at the start and after finishing, failing, releasing or asking about a task. ` +
         `If no task is ready it waits up to wait_seconds (default ${waitDefaultS}, max ${waitMaxS}) and returns the moment one is; otherwise it returns task: null with the reason, and you just call it again. ` +
-        `The task comes with its spec, input, the results of the tasks it depends on, and the handoff: earlier attempts' notes, checkpoints, errors and review feedback. ` +
-        `Continue from the last checkpoint and address any feedback instead of starting over. ` +
+        `The task comes with its spec, input, the results of the tasks it depends on, the handoff (earlier attempts' notes, checkpoints, errors, review feedback) and any questions asked with their answers. ` +
+        `Continue from the last checkpoint, act on feedback and answers instead of starting over. ` +
         `You hold one task at a time: while you hold one, task_next returns that task again.`,
       input: z.object({
         wait_seconds: z
@@ -217,6 +217,63 @@ export function registerAgentTools(server: McpServer, ctx: McpContext): void {
           task.status === 'failed'
             ? `Task ${task_id} failed for good; a supervisor will look at it. Call task_next.`
             : `Task ${task_id} will be retried (attempt ${task.attempts + 1} of ${task.maxAttempts}) after ${new Date(task.runAfter).toISOString()}. Call task_next.`,
+      };
+    },
+  );
+
+  defineTool(
+    server,
+    ctx,
+    'task_ask',
+    {
+      title: 'Ask a question',
+      description:
+        'Ask a person or the supervisor about the task you hold when you need a decision you cannot make yourself ' +
+        '(which option, whether to go ahead, missing information): the question, optional choices and JSON context, and whom ' +
+        'it is for (default "supervisor"). The task then waits for the answer without you: you no longer hold it, so call ' +
+        'task_next and take other work. Once answered, the task comes back through task_next (to you first) with the question ' +
+        'and answer in its handoff. Save a checkpoint with task_update before asking: it stays with the task.',
+      input: z.object({
+        task_id: taskId,
+        question: z.string().min(1).max(20_000).describe('the question, with what is needed to answer it'),
+        choices: z
+          .array(z.string().min(1).max(500))
+          .min(1)
+          .max(20)
+          .optional()
+          .describe('answers to pick from'),
+        context: json.optional().describe('optional JSON to decide on'),
+        for: z
+          .string()
+          .min(1)
+          .max(128)
+          .optional()
+          .describe('whom it is for: "supervisor" (default), a person or a role'),
+      }),
+      output: z.object({
+        task: taskBriefSchema,
+        question_id: z.number().int(),
+        for: z.string().describe('whom the question waits for'),
+        next,
+      }),
+      hints: { readOnly: false, destructive: false, idempotent: false },
+    },
+    async ({ task_id, question, choices, context, for: forWhom }) => {
+      await requireHeld(ctx, session, task_id);
+      const asked = await session.ask(task_id, {
+        text: question,
+        choices: choices ?? null,
+        context: context === undefined ? null : (context as Json),
+        ...(forWhom === undefined ? {} : { for: forWhom }),
+      });
+      ctx.claimed.set(task_id, 'released');
+      return {
+        task: taskBrief(asked.task),
+        question_id: asked.question.id,
+        for: asked.question.for,
+        next:
+          `Question ${asked.question.id} is open for ${asked.question.for}; task ${task_id} waits for the answer and is no longer yours. ` +
+          'Call task_next to take other work; the task comes back (to you first) once answered.',
       };
     },
   );

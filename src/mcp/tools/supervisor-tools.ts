@@ -4,7 +4,7 @@ import type { NewTask } from '../../core/batch.js';
 import { InvalidInputError } from '../../core/errors.js';
 import { isFinal, type TaskStatus } from '../../core/status.js';
 import type { Json, Task } from '../../core/types.js';
-import { json, next, status, taskId, taskRowSchema, workflowSchema } from '../schemas.js';
+import { json, next, questionSchema, status, taskId, taskRowSchema, workflowSchema } from '../schemas.js';
 import {
   defineTool,
   linkedSignal,
@@ -13,7 +13,7 @@ import {
   tracked,
   type McpContext,
 } from '../tool-kit.js';
-import { agentView, taskRow, workflowView } from '../views.js';
+import { agentView, questionView, taskRow, workflowView } from '../views.js';
 
 const name = z.string().min(1).max(128);
 
@@ -192,10 +192,11 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
     {
       title: 'Wait for tasks',
       description:
-        'Wait until the given tasks (task_ids) or a workflow (workflow_id) are all done, one needs your review, or (until "change", the default) ' +
-        `one changes status. Waits up to wait_seconds (default ${waitDefaultS}, max ${waitMaxS}). Returns the outcome ` +
-        '(done, review_needed, changed, timeout) and every watched task as a row; call it again to keep waiting. ' +
-        'On review_needed, read the task with task_get and decide with task_review.',
+        'Wait until the given tasks (task_ids) or a workflow (workflow_id) are all done, one needs your review, an agent asked a ' +
+        'question about one, or (until "change", the default) one changes status. ' +
+        `Waits up to wait_seconds (default ${waitDefaultS}, max ${waitMaxS}). Returns the outcome ` +
+        '(done, review_needed, question, changed, timeout), every watched task as a row and the open questions; call it again to keep waiting. ' +
+        'On review_needed, read the task with task_get and decide with task_review; on question, answer with task_answer.',
       input: z.object({
         task_ids: z.array(z.number().int().positive()).min(1).max(50).optional(),
         workflow_id: z.number().int().positive().optional(),
@@ -206,10 +207,11 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
         wait_seconds: z.number().min(0).max(waitMaxS).optional(),
       }),
       output: z.object({
-        outcome: z.enum(['done', 'review_needed', 'changed', 'timeout']),
+        outcome: z.enum(['done', 'review_needed', 'question', 'changed', 'timeout']),
         waitedMs: z.number(),
         workflow: workflowSchema.nullable(),
         tasks: z.array(taskRowSchema),
+        questions: z.array(questionSchema).describe('open questions about the watched tasks, oldest first'),
         more: z.number().describe('watched tasks not listed'),
         next,
       }),
@@ -236,12 +238,13 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
       if (args.workflow_id !== undefined) await coordinator.getWorkflow(args.workflow_id);
       let snapshot: Map<number, TaskStatus> | null = null;
       const check = async (): Promise<{
-        outcome: 'done' | 'review_needed' | 'changed';
+        outcome: 'done' | 'review_needed' | 'question' | 'changed';
         tasks: Task[];
       } | null> => {
         const tasks = await load();
         if (tasks.length > 0 && tasks.every((t) => isFinal(t.status))) return { outcome: 'done', tasks };
         if (tasks.some((t) => t.status === 'awaiting_review')) return { outcome: 'review_needed', tasks };
+        if (tasks.some((t) => t.status === 'waiting_input')) return { outcome: 'question', tasks };
         if (snapshot === null) {
           snapshot = new Map(tasks.map((t) => [t.id, t.status]));
           return null;
@@ -268,11 +271,21 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
         if (ticker) clearInterval(ticker);
       }
       const tasks = found?.tasks ?? (await load());
-      const outcome: 'done' | 'review_needed' | 'changed' | 'timeout' = found?.outcome ?? 'timeout';
+      const outcome: 'done' | 'review_needed' | 'question' | 'changed' | 'timeout' =
+        found?.outcome ?? 'timeout';
+      const waiting = tasks.filter((t) => t.status === 'waiting_input');
+      const questions = (
+        await Promise.all(
+          waiting
+            .slice(0, 50)
+            .map((t) => coordinator.listQuestions({ taskId: t.id, status: ['open'], limit: 1 })),
+        )
+      ).flat();
       const workflow =
         args.workflow_id !== undefined ? workflowView(await coordinator.getWorkflow(args.workflow_id)) : null;
       // Show what needs attention first; cap the rows.
-      const rank = (t: Task) => (t.status === 'awaiting_review' ? 0 : isFinal(t.status) ? 2 : 1);
+      const rank = (t: Task) =>
+        t.status === 'awaiting_review' || t.status === 'waiting_input' ? 0 : isFinal(t.status) ? 2 : 1;
       const shown = [...tasks].sort((a, b) => rank(a) - rank(b) || a.id - b.id).slice(0, 100);
       const reviews = tasks.filter((t) => t.status === 'awaiting_review').map((t) => t.id);
       const counts = countBy(tasks.map((t) => t.status));
@@ -281,15 +294,18 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
         waitedMs: Date.now() - started,
         workflow,
         tasks: shown.map((t) => taskRow(t)),
+        questions: questions.map(questionView),
         more: tasks.length - shown.length,
         next:
-          outcome === 'done'
-            ? `All ${tasks.length} task(s) are final (${counts}). Read results with task_get; task_retry any you want run again.`
-            : outcome === 'review_needed'
-              ? `Task(s) ${reviews.join(', ')} await your review: read each with task_get, then task_review (approve, or request changes with feedback).`
-              : outcome === 'changed'
-                ? `Something changed (${counts}). Act on it if needed, then call task_wait again.`
-                : `No change in ${seconds(waitMs)} (${counts}). Call task_wait again; fleet_status says why tasks are not moving.`,
+          outcome === 'question'
+            ? `An agent asked: ${questions.map((q) => `question ${q.id} on task ${q.taskId}`).join(', ')}. Answer each with task_answer (the task then goes back to the agent that asked).`
+            : outcome === 'done'
+              ? `All ${tasks.length} task(s) are final (${counts}). Read results with task_get; task_retry any you want run again.`
+              : outcome === 'review_needed'
+                ? `Task(s) ${reviews.join(', ')} await your review: read each with task_get, then task_review (approve, or request changes with feedback).`
+                : outcome === 'changed'
+                  ? `Something changed (${counts}). Act on it if needed, then call task_wait again.`
+                  : `No change in ${seconds(waitMs)} (${counts}). Call task_wait again; fleet_status says why tasks are not moving.`,
       };
     },
   );
@@ -325,6 +341,33 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
           : task.status === 'failed'
             ? `Task ${task_id} used up its review rounds and failed; task_retry it to start over, or cancel it.`
             : `Sent back with your feedback: task ${task_id} is ${task.status} and will be picked up again.`,
+      };
+    },
+  );
+
+  defineTool(
+    server,
+    ctx,
+    'task_answer',
+    {
+      title: 'Answer a question',
+      description:
+        "Answer an agent's open question (task_wait and fleet_status show them; task_get shows a task's). The task goes back " +
+        'to the queue — to the agent that asked first, for a while — and whoever takes it receives the question and your answer. ' +
+        'Answer with one of the choices when the agent gave some, or in your own words.',
+      input: z.object({
+        question_id: z.number().int().positive(),
+        answer: z.string().min(1).max(20_000),
+      }),
+      output: z.object({ task: taskRowSchema, question: questionSchema, next }),
+      hints: { readOnly: false, destructive: false, idempotent: false },
+    },
+    async ({ question_id, answer }) => {
+      const done = await coordinator.answer(question_id, { answer, by: ctx.actor });
+      return {
+        task: taskRow(done.task),
+        question: questionView(done.question),
+        next: `Answered. Task ${done.task.id} is ${done.task.status}; ${done.question.askedBy.name} gets it back first.`,
       };
     },
   );
@@ -396,12 +439,14 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
         agents: z.array(z.looseObject({ name: z.string(), type: z.string(), status: z.string() })),
         counts: z.record(z.string(), z.number()),
         stuck: z.array(z.object({ taskId: z.number(), status, summary: z.string() })),
+        questions: z.array(questionSchema).describe('open questions, newest first (at most 20)'),
         next,
       }),
       hints: { readOnly: true, destructive: false, idempotent: true },
     },
     async ({ stuck_limit }) => {
       const s = await coordinator.status({ stuckLimit: stuck_limit ?? 20 });
+      const questions = await coordinator.listQuestions({ status: ['open'], limit: 20 });
       const live = s.agents.filter((a) => a.status !== 'offline');
       const shownAgents = [...live, ...s.agents.filter((a) => a.status === 'offline')].slice(0, 100);
       return {
@@ -410,10 +455,13 @@ export function registerSupervisorTools(server: McpServer, ctx: McpContext): voi
         agents: shownAgents.map(agentView),
         counts: s.counts,
         stuck: s.stuck.map((e) => ({ taskId: e.taskId, status: e.status, summary: e.summary })),
+        questions: questions.map(questionView),
         next:
-          s.stuck.length > 0
-            ? `${s.stuck.length} task(s) are not moving; each summary says why.`
-            : `${live.length} live agent(s); nothing is stuck.`,
+          questions.length > 0
+            ? `${s.counts.waiting_input ?? questions.length} open question(s) wait for an answer: answer them with task_answer.`
+            : s.stuck.length > 0
+              ? `${s.stuck.length} task(s) are not moving; each summary says why.`
+              : `${live.length} live agent(s); nothing is stuck.`,
       };
     },
   );

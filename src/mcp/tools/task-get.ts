@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
-import { attemptSchema, dependencySchema, json, taskId } from '../schemas.js';
+import { attemptSchema, dependencySchema, json, questionSchema, taskId } from '../schemas.js';
 import { jsonBytes, TEXT_CHUNK_CHARS } from '../limits.js';
 import { defineTool, type McpContext } from '../tool-kit.js';
 import { detailView } from '../views.js';
@@ -23,7 +23,7 @@ export function registerTaskGet(server: McpServer, ctx: McpContext): void {
       title: 'Read a task in detail',
       description:
         'Read one task in detail: status, spec, result, its dependencies with their results, dependents, every attempt ' +
-        '(agent, outcome, notes, errors, review feedback), recent events, and why it is or is not moving. ' +
+        '(agent, outcome, notes, errors, review feedback), questions and answers, recent events, and why it is or is not moving. ' +
         'Long texts are clipped in answers; read a whole spec or result with part "spec" or "result" and offset (chunks of ' +
         `${TEXT_CHUNK_CHARS} characters, nextOffset says where to continue).`,
       input: z.object({
@@ -43,6 +43,7 @@ export function registerTaskGet(server: McpServer, ctx: McpContext): void {
         dependencies: z.array(dependencySchema).optional(),
         dependents: z.array(z.number()).optional(),
         attempts: z.array(attemptSchema).optional(),
+        questions: z.array(questionSchema).optional(),
         events: z.array(json).optional(),
         explanation: z.looseObject({ summary: z.string() }).optional(),
         chunk: chunkSchema.optional().describe('with part spec/result'),

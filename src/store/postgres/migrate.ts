@@ -74,11 +74,76 @@ export function isConnectionError(err: unknown): boolean {
   );
 }
 
+/** Why a connection failed, as told to a person: the server refused whom, or could not be reached. */
+export type PostgresFailure = 'unknown_role' | 'authentication' | 'unknown_database' | 'unreachable';
+
+/**
+ * A failure to connect (or a lost connection) as a store_unavailable error that says which it is:
+ * a role that does not exist or a refused login (SQLSTATE class 28), a database that does not exist
+ * (3D000), else an unreachable server. Names the server as host:port and the role and database the
+ * URL gives, never the password.
+ */
 export function unavailable(url: string, err: unknown): CnsError {
+  const server = describeServer(url);
   const reason = err instanceof Error ? err.message || String((err as { code?: unknown }).code) : String(err);
-  return new CnsError('store_unavailable', `cannot reach PostgreSQL at ${describeServer(url)}: ${reason}`, {
-    server: describeServer(url),
-  });
+  const code = (err as { code?: unknown } | null)?.code;
+  const { user, database } = urlNames(url);
+  const fail = (failure: PostgresFailure, message: string) =>
+    new CnsError('store_unavailable', message, { server, failure, user, database });
+  if (code === '3D000') {
+    return fail(
+      'unknown_database',
+      `PostgreSQL at ${server} has no database "${database ?? '?'}" (${reason}): create it (createdb, or CREATE DATABASE) or fix the database name in --db / CNS_DB`,
+    );
+  }
+  if (code === '28000' && /role .* does not exist/i.test(reason)) {
+    return fail(
+      'unknown_role',
+      `PostgreSQL at ${server} has no role "${user ?? '?'}" (${reason}): create it (CREATE ROLE … LOGIN PASSWORD …) or fix the user name in --db / CNS_DB`,
+    );
+  }
+  if (code === '28P01') {
+    // With password authentication the server does not tell an unknown role from a wrong password.
+    return fail(
+      'authentication',
+      `PostgreSQL at ${server} refused the login of role "${user ?? '?'}" (${reason}): the role does not exist or its password is wrong; check the user name and password in --db / CNS_DB`,
+    );
+  }
+  if (
+    (typeof code === 'string' && code.startsWith('28')) ||
+    /SASL|client password must be a string/.test(reason)
+  ) {
+    return fail(
+      'authentication',
+      `PostgreSQL at ${server} refused the login of role "${user ?? '?'}" (${reason}): check the user name, the password and the server's pg_hba.conf`,
+    );
+  }
+  return fail('unreachable', `cannot reach PostgreSQL at ${server}: ${reason}`);
+}
+
+/** The role and database a URL names (for messages; the password is never read). */
+function urlNames(url: string): { user: string | null; database: string | null } {
+  try {
+    const u = new URL(url);
+    const decode = (s: string) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    };
+    // node-postgres's defaults: PGUSER, else the OS user; the database defaults to the user's name.
+    const user =
+      decode(u.username) || u.searchParams.get('user') || process.env.PGUSER || process.env.USER || null;
+    const database =
+      decode(u.pathname.replace(/^\//, '')) ||
+      u.searchParams.get('database') ||
+      process.env.PGDATABASE ||
+      user;
+    return { user, database };
+  } catch {
+    return { user: null, database: null };
+  }
 }
 
 /**

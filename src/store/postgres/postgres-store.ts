@@ -22,6 +22,7 @@ import type {
   DependencyResult,
   Json,
   Millis,
+  Question,
   Task,
   TokenRecord,
   TokenRole,
@@ -37,6 +38,8 @@ import type {
   NewToken,
   Page,
   ProgressInput,
+  QuestionFilter,
+  QuestionWrite,
   Store,
   StoreCapabilities,
   StoreOptions,
@@ -60,12 +63,14 @@ import {
   toDependency,
   toEvent,
   toTask,
+  toQuestion,
   toTaskState,
   toWorkflow,
   type Row,
 } from './rows.js';
 import * as SQL from './sql.js';
 import { validateNewToken } from '../token-input.js';
+import { translatingEntryPoints } from '../entry-points.js';
 
 export { migratePostgres } from './migrate.js';
 
@@ -121,7 +126,8 @@ export async function openPostgresStore(
     if (isConnectionError(err)) throw unavailable(url, err);
     throw err;
   }
-  return new PostgresStore(url, pool, schema, options);
+  const store = new PostgresStore(url, pool, schema, options);
+  return translatingEntryPoints(store, (err, operation) => store.mapError(err, operation));
 }
 
 class PostgresStore implements Store {
@@ -172,21 +178,18 @@ class PostgresStore implements Store {
         const res = await on.query<Row>(name ? { name, text: sql, values } : { text: sql, values });
         return res.rows;
       } catch (err) {
-        // A deadlock victim changed nothing: retry it (outside a transaction only).
+        // A deadlock victim changed nothing: retry it (outside a transaction only). Errors are
+        // translated once, at the entry point (mapError via translatingEntryPoints).
         if (on === this.pool && attempt < 4 && pgCode(err) === '40P01') continue;
-        throw this.mapError(err);
+        throw err;
       }
     }
   }
 
   private async tx<T>(fn: (c: pg.PoolClient, now: Millis) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw this.mapError(err);
-      }
+      // Errors are translated once, at the entry point (mapError via translatingEntryPoints).
+      const client = await this.pool.connect();
       let broken = false;
       try {
         const begin = await client.query<Row>(this.options.clock ? 'BEGIN' : 'BEGIN; SELECT now_ms() AS now');
@@ -202,17 +205,50 @@ class PostgresStore implements Store {
         const code = pgCode(err);
         if ((code === '40P01' || code === '40001' || err instanceof RetryTransaction) && attempt < 4)
           continue;
-        throw this.mapError(err);
+        throw err;
       } finally {
         client.release(broken);
       }
     }
   }
 
-  private mapError(err: unknown): unknown {
+  /**
+   * The one translation of this backend's driver errors (every entry point of the store goes
+   * through it, naming its operation: translatingEntryPoints), so none reaches a caller raw:
+   *
+   * - a lost or refused connection, or a closed store: store_unavailable (migrate.ts unavailable);
+   * - an illegal status change (the transition trigger, check_violation): ConflictError;
+   * - a value the database refuses (SQLSTATE class 22, data exception; class 23, integrity):
+   *   InvalidInputError;
+   * - any other failure of the database: store_unavailable.
+   *
+   * Each names the operation. The store's own errors (CnsError) pass as they are.
+   */
+  mapError(err: unknown, operation?: string): unknown {
     if (err instanceof CnsError) return err;
-    if (isConnectionError(err)) return unavailable(this.url, err);
-    if (pgCode(err) === '23514' && err instanceof Error) return new ConflictError(err.message);
+    const during = operation ? ` (${operation})` : '';
+    const details = operation ? { operation } : {};
+    if (
+      isConnectionError(err) ||
+      (err instanceof Error && /after calling end on the pool/i.test(err.message))
+    ) {
+      const down = unavailable(this.url, err);
+      return new CnsError(down.code, `${down.message}${during}`, { ...down.details, ...details });
+    }
+    const code = pgCode(err);
+    if (code === '23514' && err instanceof Error) return new ConflictError(err.message, details);
+    if (err instanceof pg.DatabaseError && code !== undefined) {
+      if (code.startsWith('22') || code.startsWith('23')) {
+        return new InvalidInputError(`PostgreSQL refused the input${during}: ${err.message}`, {
+          ...details,
+          sqlState: code,
+        });
+      }
+      return new CnsError('store_unavailable', `PostgreSQL failed${during}: ${err.message}`, {
+        ...details,
+        sqlState: code,
+      });
+    }
     return err;
   }
 
@@ -297,6 +333,7 @@ class PostgresStore implements Store {
         leaseExpiresAt: task.lease!.expiresAt,
         dependencies: ((row.deps as Row[] | null) ?? []).map(toDependency),
         handoff: ((row.handoff as Row[] | null) ?? []).map(toAttempt),
+        questions: ((row.questions as Row[] | null) ?? []).map(toQuestion),
       };
     });
   }
@@ -657,6 +694,7 @@ class PostgresStore implements Store {
           leaseExpiresAt: task.lease!.expiresAt,
           dependencies: ((row.deps as Row[] | null) ?? []).map(toDependency),
           handoff: ((row.handoff as Row[] | null) ?? []).map(toAttempt),
+          questions: ((row.questions as Row[] | null) ?? []).map(toQuestion),
         },
       };
     });
@@ -769,6 +807,8 @@ class PostgresStore implements Store {
       error_op: c.error === 'keep' ? 'keep' : 'set',
       error: c.error === 'keep' ? null : c.error,
       assigned_to: c.assignedTo,
+      prefer_agent_id: c.prefer?.agentId ?? null,
+      prefer_for: c.prefer?.forMs ?? null,
       outcome: c.closeAttempt?.outcome ?? null,
       attempt_result: c.closeAttempt?.result ?? null,
       attempt_error: c.closeAttempt?.error ?? null,
@@ -800,6 +840,7 @@ class PostgresStore implements Store {
           changed.push(task);
         });
       }
+      for (const w of decision.questions ?? []) await this.writeQuestion(c, w);
       if (decision.events && decision.events.length > 0) {
         await c.query(
           `INSERT INTO events (at, kind, workflow_id, agent_id, actor, message, data)
@@ -863,6 +904,67 @@ class PostgresStore implements Store {
          AND ($2::text IS NULL OR t.lease_session = $2::text) ORDER BY t.id FOR UPDATE OF t`,
       [agentId, session],
     );
+  }
+
+  /** A question write decided with its task's change (on the transaction's connection). */
+  private async writeQuestion(c: pg.PoolClient, w: QuestionWrite): Promise<void> {
+    if ('ask' in w) {
+      const q = w.ask;
+      await c.query(SQL.ASK_QUESTION, [
+        this.clockNow(),
+        q.taskId,
+        q.askedBy.agentId,
+        q.askedBy.name,
+        q.for,
+        q.text,
+        q.choices === null ? null : JSON.stringify(q.choices),
+        jsonParam(q.context ?? undefined),
+      ]);
+    } else if ('answer' in w) {
+      const a = w.answer;
+      const res = await c.query(SQL.ANSWER_QUESTION, [
+        this.clockNow(),
+        a.questionId,
+        a.answer,
+        a.by.name,
+        a.by.agentId,
+      ]);
+      if (res.rowCount === 0) {
+        throw new ConflictError(`question ${a.questionId} is not open any more`, {
+          questionId: a.questionId,
+        });
+      }
+    } else {
+      await c.query(
+        "UPDATE questions SET status = 'closed', closed_reason = $2 WHERE task_id = $1 AND status = 'open'",
+        [w.close.taskId, w.close.reason],
+      );
+    }
+  }
+
+  async listQuestions(filter: QuestionFilter = {}): Promise<Question[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const p = (v: unknown) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    if (filter.status && filter.status.length > 0) where.push(`status = ANY (${p(filter.status)}::text[])`);
+    if (filter.taskId !== undefined) where.push(`task_id = ${p(filter.taskId)}`);
+    if (filter.workflowId !== undefined) where.push(`workflow_id = ${p(filter.workflowId)}`);
+    if (filter.for !== undefined) where.push(`for_whom = ${p(filter.for)}`);
+    const limit = clampLimit(filter.limit, 50, 500);
+    const rows = await this.q(
+      `SELECT * FROM questions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY id ${filter.order === 'oldest' ? 'ASC' : 'DESC'} LIMIT ${limit}`,
+      values,
+    );
+    return rows.map(toQuestion);
+  }
+
+  async getQuestion(id: number): Promise<Question | null> {
+    const [row] = await this.q('SELECT * FROM questions WHERE id = $1', [id]);
+    return row ? toQuestion(row) : null;
   }
 
   async leaseState(

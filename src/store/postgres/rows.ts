@@ -13,6 +13,8 @@ import type {
   EventKind,
   Json,
   Millis,
+  Question,
+  QuestionStatus,
   Task,
   Workflow,
 } from '../../core/types.js';
@@ -53,6 +55,10 @@ export function toTask(r: Row): Task {
             lengthMs: numOrNull(r.lease_ms),
           },
     assignedTo: numOrNull(r.assigned_to),
+    preferred:
+      r.prefer_agent_id === null || r.prefer_agent_id === undefined
+        ? null
+        : { agentId: num(r.prefer_agent_id), until: num(r.prefer_until) },
     review: Boolean(r.review),
     reviewRounds: num(r.review_rounds),
     maxReviewRounds: num(r.max_review_rounds),
@@ -96,6 +102,29 @@ export function toTaskState(r: Row): TaskState {
     completedBy: numOrNull(r.completed_by),
     authorName: strOrNull(r.author_name),
     openDependencies: num(r.open_deps ?? 0),
+  };
+}
+
+export function toQuestion(r: Row): Question {
+  return {
+    id: num(r.id),
+    taskId: num(r.task_id),
+    workflowId: numOrNull(r.workflow_id),
+    attemptSeq: num(r.attempt_seq),
+    askedBy: { agentId: num(r.asked_by_agent_id), name: String(r.asked_by_name) },
+    for: String(r.for_whom),
+    text: String(r.text),
+    choices: (r.choices as string[] | null) ?? null,
+    context: json(r.context),
+    askedAt: num(r.asked_at),
+    status: r.status as QuestionStatus,
+    answer: strOrNull(r.answer),
+    answeredBy:
+      r.answered_by === null || r.answered_by === undefined
+        ? null
+        : { name: String(r.answered_by), agentId: numOrNull(r.answered_by_agent_id) },
+    answeredAt: numOrNull(r.answered_at),
+    closedReason: strOrNull(r.closed_reason),
   };
 }
 

@@ -68,22 +68,35 @@ WITH req AS (
     WHERE status = 'assigned' AND assigned_to = r.agent_id
     ORDER BY priority DESC, id
     LIMIT 1 FOR UPDATE SKIP LOCKED) a
+), preferred AS (
+  -- A pending task kept for the agent (it asked a question, now answered) comes next.
+  SELECT r.ord, p.id, p.first
+  FROM req r CROSS JOIN LATERAL (
+    SELECT id, started_at IS NULL AS first FROM tasks
+    WHERE prefer_agent_id = r.agent_id AND status = 'pending' AND prefer_until > ${NOW} AND run_after <= ${NOW}
+      AND r.ord NOT IN (SELECT ord FROM assigned)
+    ORDER BY priority DESC, id
+    LIMIT 1 FOR UPDATE SKIP LOCKED) p
 ), need AS (
   SELECT r.ord, row_number() OVER (ORDER BY r.ord) AS k
-  FROM req r WHERE r.ord NOT IN (SELECT ord FROM assigned)
+  FROM req r WHERE r.ord NOT IN (SELECT ord FROM assigned) AND r.ord NOT IN (SELECT ord FROM preferred)
 ), pending AS (
+  -- Then the queue: tasks kept for another agent wait until their time is up.
   SELECT p.id, p.first, row_number() OVER (ORDER BY p.priority DESC, p.id) AS k FROM (
     SELECT id, priority, started_at IS NULL AS first FROM tasks
     WHERE status = 'pending' AND type = $6 AND requires <@ $7::text[] AND run_after <= ${NOW}
+      AND (prefer_agent_id IS NULL OR prefer_until <= ${NOW})
     ORDER BY priority DESC, id
     LIMIT cardinality($2::bigint[]) FOR UPDATE SKIP LOCKED) p
 ), next AS (
   SELECT ord, id, 'assigned'::text AS from_status, first FROM assigned
   UNION ALL
+  SELECT ord, id, 'pending'::text, first FROM preferred
+  UNION ALL
   SELECT need.ord, pending.id, 'pending'::text, pending.first FROM need JOIN pending USING (k)
 ), claimed AS (
   UPDATE tasks t SET
-    status = 'in_progress', attempts = t.attempts + 1, assigned_to = NULL,
+    status = 'in_progress', attempts = t.attempts + 1, assigned_to = NULL, prefer_agent_id = NULL, prefer_until = NULL,
     lease_agent_id = r.agent_id, lease_agent_name = r.agent_name, lease_token = r.token,
     lease_session = r.session, lease_ms = r.lease_ms,
     lease_expires_at = ${NOW} + r.lease_ms, started_at = coalesce(t.started_at, ${NOW}), updated_at = ${NOW}
@@ -108,7 +121,10 @@ SELECT c.*,
   ) END AS deps,
   CASE WHEN c.first THEN '[]'::jsonb ELSE (
     SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.seq), '[]'::jsonb) FROM attempts a WHERE a.task_id = c.id
-  ) END AS handoff
+  ) END AS handoff,
+  CASE WHEN c.first THEN '[]'::jsonb ELSE (
+    SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY q.id), '[]'::jsonb) FROM questions q WHERE q.task_id = c.id
+  ) END AS questions
 FROM claimed c`;
 
 /**
@@ -119,7 +135,8 @@ FROM claimed c`;
  * is decided from, the lease token (null: no lease guard), the new status, the attempts op ('keep',
  * 'give_back', 'reset'), the review-rounds op ('keep', 'increment', 'reset'), the run-after delay
  * (null keeps run_after), the result op ('keep', 'clear', 'set') with result and data, the error op
- * ('keep', 'set') with the error, the assignee, the attempt's outcome (null: it stays open) with its
+ * ('keep', 'set') with the error, the assignee, the agent the task is kept for and for how long
+ * (null: no preference; every change clears one otherwise), the attempt's outcome (null: it stays open) with its
  * result and error, the events (EventSpec array) and the unblock event (EventSpec, or null). One
  * JSON document: the client serialises it natively, where arrays of text need escaping element by
  * element. Review feedback is written by FEEDBACK.
@@ -129,7 +146,8 @@ WITH req AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb)
     AS r(ord bigint, id bigint, from_status text, token text, to_status text, attempts_op text, rounds_op text,
          run_after_delay bigint, result_op text, result text, result_data jsonb, error_op text, error text,
-         assigned_to bigint, outcome text, attempt_result text, attempt_error text, events jsonb, unblock jsonb)
+         assigned_to bigint, prefer_agent_id bigint, prefer_for bigint, outcome text, attempt_result text,
+         attempt_error text, events jsonb, unblock jsonb)
 ), upd AS (
   UPDATE tasks t SET
     status = r.to_status,
@@ -144,6 +162,8 @@ WITH req AS (
     completed_by = CASE r.result_op WHEN 'set' THEN t.lease_agent_id WHEN 'clear' THEN NULL ELSE t.completed_by END,
     error = CASE r.error_op WHEN 'set' THEN r.error ELSE t.error END,
     assigned_to = CASE WHEN r.to_status = 'assigned' THEN r.assigned_to END,
+    prefer_agent_id = r.prefer_agent_id,
+    prefer_until = CASE WHEN r.prefer_agent_id IS NULL THEN NULL ELSE ${NOW} + r.prefer_for END,
     finished_at = CASE WHEN r.to_status IN ('completed', 'failed', 'cancelled') THEN ${NOW} END,
     ${NO_LEASE}, updated_at = ${NOW}
   FROM req r
@@ -264,7 +284,9 @@ SELECT t.*,
     FROM (SELECT id, ref, title, status, result, result_data FROM tasks WHERE id = ANY (t.depends_on)) d
   ) END AS deps,
   (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.seq), '[]'::jsonb)
-   FROM attempts a WHERE a.task_id = t.id AND a.outcome <> 'running') AS handoff
+   FROM attempts a WHERE a.task_id = t.id AND a.outcome <> 'running') AS handoff,
+  (SELECT coalesce(jsonb_agg(to_jsonb(q) ORDER BY q.id), '[]'::jsonb)
+   FROM questions q WHERE q.task_id = t.id) AS questions
 FROM tasks t
 WHERE t.status = 'in_progress' AND t.lease_agent_id = $1 AND t.lease_session = $2::text
 ORDER BY t.id`;
@@ -284,6 +306,23 @@ export const FEEDBACK = `
 UPDATE attempts a SET feedback = f.feedback
 FROM unnest($1::bigint[], $2::text[]) AS f(task_id, feedback)
 WHERE a.task_id = f.task_id AND a.seq = (SELECT max(x.seq) FROM attempts x WHERE x.task_id = f.task_id)`;
+
+/**
+ * A new open question ($2 task, $3/$4 the asking agent's id and name, $5 for whom, $6 text, $7 choices
+ * jsonb, $8 context jsonb), asked by the attempt that just ended (the task's last).
+ */
+export const ASK_QUESTION = `
+INSERT INTO questions (task_id, workflow_id, attempt_seq, asked_by_agent_id, asked_by_name, for_whom, text,
+  choices, context, asked_at, status)
+SELECT t.id, t.workflow_id, (SELECT max(a.seq) FROM attempts a WHERE a.task_id = t.id), $3, $4, $5, $6,
+  $7::jsonb, $8::jsonb, ${NOW}, 'open'
+FROM tasks t WHERE t.id = $2`;
+
+/** The answer to an open question: $2 question, $3 answer, $4/$5 who answered (name, agent id). */
+export const ANSWER_QUESTION = `
+UPDATE questions SET status = 'answered', answer = $3, answered_by = $4, answered_by_agent_id = $5,
+  answered_at = ${NOW}
+WHERE id = $2 AND status = 'open'`;
 
 /** Whether any lease has expired ($1 now): the reaper's cheap look before it locks anything. */
 export const ANY_EXPIRED = `

@@ -7,6 +7,8 @@ import type {
   DependencyResult,
   EventKind,
   Json,
+  Question,
+  QuestionStatus,
   Task,
 } from '../../core/types.js';
 
@@ -31,6 +33,8 @@ export interface TaskRow {
   lease_expires_at: number | null;
   lease_session: string | null;
   lease_ms: number | null;
+  prefer_agent_id: number | null;
+  prefer_until: number | null;
   assigned_to: number | null;
   review: number;
   review_rounds: number;
@@ -62,7 +66,7 @@ export const TASK_COLUMNS =
   'attempts, max_attempts, lease_token, lease_agent_id, lease_agent_name, lease_expires_at, assigned_to, ' +
   'review, review_rounds, max_review_rounds, progress_note, progress_percent, progress_checkpoint, ' +
   'progress_at, result, result_data, error, completed_by, idempotency_key, metadata, created_by, ' +
-  'created_at, updated_at, started_at, finished_at, lease_session, lease_ms';
+  'created_at, updated_at, started_at, finished_at, lease_session, lease_ms, prefer_agent_id, prefer_until';
 
 /** A row read with `SELECT ${TASK_COLUMNS}` in raw mode → TaskRow. */
 export function taskRowFromRaw(a: unknown[]): TaskRow {
@@ -106,6 +110,8 @@ export function taskRowFromRaw(a: unknown[]): TaskRow {
     finished_at: a[36] as number | null,
     lease_session: a[37] as string | null,
     lease_ms: a[38] as number | null,
+    prefer_agent_id: a[39] as number | null,
+    prefer_until: a[40] as number | null,
   };
 }
 
@@ -213,6 +219,10 @@ export function toTask(row: TaskRow, dependsOn: number[]): Task {
           }
         : null,
     assignedTo: row.assigned_to,
+    preferred:
+      row.prefer_agent_id !== null && row.prefer_until !== null
+        ? { agentId: row.prefer_agent_id, until: row.prefer_until }
+        : null,
     review: row.review === 1,
     reviewRounds: row.review_rounds,
     maxReviewRounds: row.max_review_rounds,
@@ -233,6 +243,47 @@ export function toTask(row: TaskRow, dependsOn: number[]): Task {
     updatedAt: row.updated_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+  };
+}
+
+export interface QuestionRow {
+  id: number;
+  task_id: number;
+  workflow_id: number | null;
+  attempt_seq: number;
+  asked_by_agent_id: number;
+  asked_by_name: string;
+  for_whom: string;
+  text: string;
+  choices: string | null;
+  context: string | null;
+  asked_at: number;
+  status: QuestionStatus;
+  answer: string | null;
+  answered_by: string | null;
+  answered_by_agent_id: number | null;
+  answered_at: number | null;
+  closed_reason: string | null;
+}
+
+export function toQuestion(row: QuestionRow): Question {
+  return {
+    id: row.id,
+    taskId: row.task_id,
+    workflowId: row.workflow_id,
+    attemptSeq: row.attempt_seq,
+    askedBy: { agentId: row.asked_by_agent_id, name: row.asked_by_name },
+    for: row.for_whom,
+    text: row.text,
+    choices: row.choices === null ? null : (JSON.parse(row.choices) as string[]),
+    context: parseJson(row.context),
+    askedAt: row.asked_at,
+    status: row.status,
+    answer: row.answer,
+    answeredBy:
+      row.answered_by === null ? null : { name: row.answered_by, agentId: row.answered_by_agent_id },
+    answeredAt: row.answered_at,
+    closedReason: row.closed_reason,
   };
 }
 

@@ -23,6 +23,7 @@ import type {
   EventKind,
   Json,
   Millis,
+  Question,
   Task,
   TokenRecord,
   TokenRole,
@@ -39,6 +40,8 @@ import type {
   NewToken,
   Page,
   ProgressInput,
+  QuestionFilter,
+  QuestionWrite,
   Store,
   StoreCapabilities,
   StoreOptions,
@@ -47,7 +50,7 @@ import type {
   TaskSelection,
   TaskState,
 } from '../store.js';
-import { loadMigrations, migrate } from './migrate.js';
+import { loadMigrations, migrate, sqliteFileError } from './migrate.js';
 import { validateNewToken } from '../token-input.js';
 import {
   likeContains,
@@ -59,14 +62,17 @@ import {
   toEvent,
   toJson,
   toTask,
+  toQuestion,
   type AgentRow,
   type AttemptRow,
   type DependencyRow,
   type EventRow,
+  type QuestionRow,
   type TaskRow,
   type WorkflowRow,
 } from './sqlite-rows.js';
 import { SqliteWatch } from './sqlite-watch.js';
+import { translatingEntryPoints } from '../entry-points.js';
 
 /** How long a connection waits for another's write lock before giving up (store_unavailable). */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
@@ -124,15 +130,23 @@ interface EventPlace {
 
 /** Opens (creating its directory if needed) and migrates the SQLite store at `path`. */
 export async function openSqliteStore(path: string, options: StoreOptions): Promise<Store> {
+  // The CLI refuses a --db path whose folder does not exist before it gets here (src/cli/context.ts);
+  // the TypeScript API keeps creating it.
   if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
   const clock = options.clock ?? systemClock;
-  const db = new Database(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (err) {
+    throw translate(err, path);
+  }
   try {
     db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+    // Writes only when a migration is pending: a read-only file with a current schema opens.
     migrate(db, loadMigrations(), () => clock.now());
     // Preparing the statements reads the schema, which another process may hold locked while it
     // opens or migrates the same new file: the constructor still runs under the busy timeout.
@@ -142,21 +156,55 @@ export async function openSqliteStore(path: string, options: StoreOptions): Prom
     // watch's data_version check keeps its last value when busy. SQLite's own busy handler would
     // sleep 1, 2, 5, 10 … 100 ms between attempts: tens of milliseconds of idle lock per write.
     db.pragma('busy_timeout = 0');
-    return store;
+    return translatingEntryPoints(store, (err, operation) => translate(err, path, operation));
   } catch (err) {
     db.close();
-    throw translate(err);
+    throw translate(err, path);
   }
 }
 
-/** SQLITE_BUSY after the busy timeout: the database is locked by someone else for too long. */
-function translate(err: unknown): unknown {
+/**
+ * The one translation of this backend's driver errors (every entry point of the store goes through
+ * it, naming its operation: translatingEntryPoints), so none reaches a caller raw:
+ *
+ * - SQLITE_BUSY after the busy timeout: the database is locked by someone else for too long;
+ * - a read-only file or folder, or a file that cannot be opened: an error naming `file` (migrate.ts);
+ * - a value the database refuses (a constraint, a type mismatch, too big): InvalidInputError;
+ * - any other failure of the database, or a closed store: store_unavailable.
+ *
+ * Each names the operation. The store's own errors (CnsError) pass as they are.
+ */
+function translate(err: unknown, file: string, operation?: string): unknown {
+  if (err instanceof CnsError) return err;
+  const during = operation ? ` (${operation})` : '';
+  const details = operation ? { operation } : {};
   if (err instanceof Database.SqliteError && err.code.startsWith('SQLITE_BUSY')) {
     return new CnsError(
       'store_unavailable',
-      `the SQLite database is busy (locked by another process): ${err.message}`,
+      `the SQLite database is busy (locked by another process)${during}: ${err.message}`,
+      { ...details, sqliteCode: err.code },
     );
   }
+  const fileError = sqliteFileError(err, file);
+  if (fileError instanceof CnsError)
+    return new CnsError(fileError.code, `${fileError.message}${during}`, {
+      ...fileError.details,
+      ...details,
+    });
+  if (err instanceof Database.SqliteError) {
+    if (/^SQLITE_(CONSTRAINT|MISMATCH|RANGE|TOOBIG)/.test(err.code)) {
+      return new InvalidInputError(`the SQLite database refused the input${during}: ${err.message}`, {
+        ...details,
+        sqliteCode: err.code,
+      });
+    }
+    return new CnsError('store_unavailable', `the SQLite database failed${during}: ${err.message}`, {
+      ...details,
+      sqliteCode: err.code,
+    });
+  }
+  if (err instanceof TypeError && /database connection is not open/i.test(err.message))
+    return new CnsError('store_unavailable', `the SQLite store is closed${during}`, details);
   return err;
 }
 
@@ -183,6 +231,8 @@ const CHANGEABLE_COLUMNS = [
   'lease_expires_at',
   'lease_session',
   'lease_ms',
+  'prefer_agent_id',
+  'prefer_until',
 ] as const satisfies readonly (keyof TaskRow)[];
 
 /** A renewal: the lease's own length (lease_ms; @defaultMs for a lease taken before it was kept). */
@@ -190,7 +240,8 @@ const RENEWED_EXPIRY = 'lease_expires_at = @now + COALESCE(lease_ms, @defaultMs)
 const TOKEN_GUARD = "WHERE id = @id AND status = 'in_progress' AND lease_token = @token";
 const CLAIM_SET = `status = 'in_progress', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
   lease_token = @token, lease_agent_id = @agentId, lease_agent_name = @agentName, lease_expires_at = @expires,
-  lease_session = @session, lease_ms = @leaseMs, assigned_to = NULL, updated_at = @now`;
+  lease_session = @session, lease_ms = @leaseMs, assigned_to = NULL, prefer_agent_id = NULL, prefer_until = NULL,
+  updated_at = @now`;
 const NOT_FINAL = "status NOT IN ('completed', 'failed', 'cancelled')";
 
 class SqliteStore implements Store {
@@ -268,9 +319,16 @@ class SqliteStore implements Store {
       claimAssigned: p<number>(`UPDATE tasks SET ${CLAIM_SET}
         WHERE id = @id AND status = 'assigned' AND assigned_to = @agentId
         RETURNING id`).pluck(),
+      // A pending task kept for this agent (it asked a question, now answered) comes next.
+      preferredFor: p<number>(`SELECT id FROM tasks WHERE prefer_agent_id = @agentId AND status = 'pending'
+        AND prefer_until > @now AND run_after <= @now ORDER BY priority DESC, id ASC LIMIT 1`).pluck(),
+      claimPreferred: p<number>(`UPDATE tasks SET ${CLAIM_SET}
+        WHERE id = @id AND status = 'pending' AND prefer_agent_id = @agentId RETURNING id`).pluck(),
+      // Then the queue: tasks kept for another agent wait until their time is up.
       claimPending: p<number>(`UPDATE tasks SET ${CLAIM_SET}
         WHERE id = (SELECT t.id FROM tasks t
                     WHERE t.status = 'pending' AND t.type = @type AND t.run_after <= @now
+                      AND (t.prefer_agent_id IS NULL OR t.prefer_until <= @now)
                       AND (t.requires = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(t.requires) r
                                       WHERE r.value NOT IN (SELECT value FROM json_each(@caps))))
                     ORDER BY t.priority DESC, t.id ASC LIMIT 1)
@@ -331,6 +389,19 @@ class SqliteStore implements Store {
           result = COALESCE(@result, result), error = COALESCE(@error, error)
         WHERE task_id = @taskId AND outcome = 'running'`),
       agentName: p1<string>('SELECT name FROM agents WHERE id = ?').pluck(),
+      // questions
+      questionsOf: p1<QuestionRow>('SELECT * FROM questions WHERE task_id = ? ORDER BY id'),
+      questionById: p1<QuestionRow>('SELECT * FROM questions WHERE id = ?'),
+      insertQuestion: p<unknown>(`INSERT INTO questions (task_id, workflow_id, attempt_seq, asked_by_agent_id,
+          asked_by_name, for_whom, text, choices, context, asked_at, status)
+        VALUES (@taskId, @workflowId, (SELECT MAX(seq) FROM attempts WHERE task_id = @taskId), @agentId, @agentName,
+          @for, @text, @choices, @context, @now, 'open')`),
+      answerQuestion:
+        p<unknown>(`UPDATE questions SET status = 'answered', answer = @answer, answered_by = @by,
+          answered_by_agent_id = @byAgentId, answered_at = @now
+        WHERE id = @id AND status = 'open'`),
+      closeQuestions: p<unknown>(`UPDATE questions SET status = 'closed', closed_reason = @reason
+        WHERE task_id = @taskId AND status = 'open'`),
       progressAttempt: p<unknown>(`UPDATE attempts SET note = COALESCE(@note, note),
           percent = COALESCE(@percent, percent), checkpoint = COALESCE(@checkpoint, checkpoint)
         WHERE task_id = @id AND outcome = 'running'`),
@@ -400,12 +471,8 @@ class SqliteStore implements Store {
 
   /** Runs `fn` in one BEGIN IMMEDIATE transaction; wakes watchers after a commit when `notify`. */
   private write<R>(fn: () => R, notify = true): R {
-    let result: R;
-    try {
-      result = this.immediate(fn);
-    } catch (err) {
-      throw translate(err);
-    }
+    // Errors are translated once, at the entry point (translatingEntryPoints).
+    const result = this.immediate(fn);
     if (notify) this.watcher.notify();
     return result;
   }
@@ -499,8 +566,7 @@ class SqliteStore implements Store {
         run(true);
       }
     } catch (err) {
-      const error = translate(err);
-      for (const op of ops) op.reject(error);
+      for (const op of ops) op.reject(err);
       return;
     }
     let notify = false;
@@ -510,7 +576,7 @@ class SqliteStore implements Store {
         notify ||= op.notify(outcome.value);
         op.resolve(outcome.value);
       } else {
-        op.reject(translate(outcome.error));
+        op.reject(outcome.error);
       }
     });
     if (notify) this.watcher.notify();
@@ -525,7 +591,7 @@ class SqliteStore implements Store {
         return this.txn.deferred(fn) as R;
       } catch (err) {
         const now = Date.now();
-        if (!isBusy(err) || (deadline !== 0 && now >= deadline)) throw translate(err);
+        if (!isBusy(err) || (deadline !== 0 && now >= deadline)) throw err;
         if (deadline === 0) deadline = now + SQLITE_BUSY_TIMEOUT_MS;
         sleepSync(delay * (0.5 + Math.random()));
         delay = Math.min(BUSY_RETRY_MAX_MS, delay * 2);
@@ -702,6 +768,8 @@ class SqliteStore implements Store {
       lease_expires_at: null,
       lease_session: null,
       lease_ms: null,
+      prefer_agent_id: c.prefer?.agentId ?? null,
+      prefer_until: c.prefer ? now + c.prefer.forMs : null,
       updated_at: now,
     };
     this.writeRow(before, after);
@@ -741,6 +809,50 @@ class SqliteStore implements Store {
     }
     set.push('updated_at = @updated_at');
     this.stmt(`UPDATE tasks SET ${set.join(', ')} WHERE id = @id`).run(params);
+  }
+
+  /**
+   * The questions of a task, oldest first: read only when one of its attempts asked (most tasks
+   * never ask, and a claim should not pay for a query it does not need).
+   */
+  private questionsOf(taskId: number, attempts: { outcome: string }[]): Question[] {
+    if (!attempts.some((a) => a.outcome === 'asked')) return [];
+    return this.s.questionsOf.all(taskId).map(toQuestion);
+  }
+
+  /** A question write decided with its task's change (inside the same write transaction). */
+  private writeQuestion(w: QuestionWrite, now: Millis): void {
+    if ('ask' in w) {
+      const q = w.ask;
+      const task = this.s.taskStatus.get(q.taskId);
+      this.s.insertQuestion.run({
+        taskId: q.taskId,
+        workflowId: task?.workflow_id ?? null,
+        agentId: q.askedBy.agentId,
+        agentName: q.askedBy.name,
+        for: q.for,
+        text: q.text,
+        choices: q.choices === null ? null : JSON.stringify(q.choices),
+        context: toJson(q.context),
+        now,
+      });
+    } else if ('answer' in w) {
+      const a = w.answer;
+      const written = this.s.answerQuestion.run({
+        id: a.questionId,
+        answer: a.answer,
+        by: a.by.name,
+        byAgentId: a.by.agentId,
+        now,
+      });
+      if (written.changes === 0) {
+        throw new ConflictError(`question ${a.questionId} is not open any more`, {
+          questionId: a.questionId,
+        });
+      }
+    } else {
+      this.s.closeQuestions.run({ taskId: w.close.taskId, reason: w.close.reason });
+    }
   }
 
   /** Dependents of `taskId` whose dependencies are now all completed: blocked → pending. */
@@ -833,6 +945,10 @@ class SqliteStore implements Store {
           dependencies,
           // The earlier attempts: all but the running one (this lease's).
           handoff: attempts.filter((a) => a.outcome !== 'running').map(toAttempt),
+          questions: this.questionsOf(
+            row.id,
+            attempts.map((a) => ({ outcome: a.outcome })),
+          ),
         };
       }),
     );
@@ -1060,7 +1176,9 @@ class SqliteStore implements Store {
         let id = assigned === undefined ? undefined : this.s.claimAssigned.get({ ...params, id: assigned });
         if (id === undefined) {
           from = 'pending';
-          id = this.s.claimPending.get(params);
+          const preferred = this.s.preferredFor.get(params);
+          id = preferred === undefined ? undefined : this.s.claimPreferred.get({ ...params, id: preferred });
+          id ??= this.s.claimPending.get(params);
           if (id === undefined) return null;
         }
         const row = taskRowFromRaw(this.s.taskRaw.get(id)!);
@@ -1090,6 +1208,7 @@ class SqliteStore implements Store {
           leaseExpiresAt: row.lease_expires_at!,
           dependencies,
           handoff,
+          questions: this.questionsOf(id, handoff),
         };
       },
       (claimed) => claimed !== null,
@@ -1182,6 +1301,7 @@ class SqliteStore implements Store {
         }
         changed.push(row);
       }
+      for (const w of decision.questions ?? []) this.writeQuestion(w, now);
       for (const spec of decision.events ?? []) this.event(spec, { workflowId: spec.workflowId }, now);
       return this.tasks(changed);
     }, false);
@@ -1205,6 +1325,39 @@ class SqliteStore implements Store {
     if ('expiredLeases' in selection) return this.s.expiredLeases.all(now);
     this.mustAgent(selection.heldBy.agentId);
     return this.s.heldBySession.all(selection.heldBy);
+  }
+
+  async listQuestions(filter: QuestionFilter = {}): Promise<Question[]> {
+    const where: string[] = [];
+    const params: Params = {};
+    if (filter.status && filter.status.length > 0) {
+      where.push('status IN (SELECT value FROM json_each(@statuses))');
+      params.statuses = JSON.stringify(filter.status);
+    }
+    if (filter.taskId !== undefined) {
+      where.push('task_id = @taskId');
+      params.taskId = filter.taskId;
+    }
+    if (filter.workflowId !== undefined) {
+      where.push('workflow_id = @workflowId');
+      params.workflowId = filter.workflowId;
+    }
+    if (filter.for !== undefined) {
+      where.push('for_whom = @for');
+      params.for = filter.for;
+    }
+    params.limit = clampLimit(filter.limit, TASK_PAGE_DEFAULT, TASK_PAGE_MAX);
+    const sql =
+      `SELECT * FROM questions${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}` +
+      ` ORDER BY id ${filter.order === 'oldest' ? 'ASC' : 'DESC'} LIMIT @limit`;
+    return this.read(() => this.stmt<QuestionRow>(sql).all(params).map(toQuestion));
+  }
+
+  async getQuestion(id: number): Promise<Question | null> {
+    return this.read(() => {
+      const row = this.s.questionById.get(id);
+      return row ? toQuestion(row) : null;
+    });
   }
 
   async leaseState(
