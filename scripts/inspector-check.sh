@@ -26,7 +26,7 @@ expect() {
 
 echo "inspector: tools/list (agent)"
 "${inspector[@]}" "${agent[@]}" --method tools/list \
-  | expect 'r.tools.length <= 6 && r.tools.some((t) => t.name === "task_next") && JSON.stringify(r).length < 12000'
+  | expect 'r.tools.length <= 7 && r.tools.some((t) => t.name === "task_ask") && JSON.stringify(r).length < 15000'
 
 echo "inspector: tools/list (supervisor)"
 "${inspector[@]}" "${supervisor[@]}" --method tools/list \
