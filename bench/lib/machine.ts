@@ -16,13 +16,20 @@ export interface MachineInfo {
   loadAfter?: number[];
 }
 
+/**
+ * The installed version of a package, found where Node resolves it from bench/: the benchmark's own
+ * node_modules (the competitors, bench/package.json) first, then the repository's (cns's drivers).
+ */
 function packageVersion(name: string): string {
-  try {
-    const url = new URL(`../../node_modules/${name}/package.json`, import.meta.url);
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
+  for (const dir of ['../node_modules/', '../../node_modules/']) {
+    try {
+      const url = new URL(`${dir}${name}/package.json`, import.meta.url);
+      return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+    } catch {
+      // not installed there: try the next folder up
+    }
   }
+  return 'unknown';
 }
 
 export { packageVersion };

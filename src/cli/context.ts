@@ -9,7 +9,6 @@ import type { Command } from 'commander';
 import type { Actor } from '../coordinator/api-types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { parseDatabaseLocation } from '../coordinator/database.js';
-import { openCoordinator } from '../coordinator/open-coordinator.js';
 import { resolveConfig, type CnsConfig, type ConfigInput } from '../core/config.js';
 import { CnsError, InvalidInputError } from '../core/errors.js';
 import { parseId } from '../core/ids.js';
@@ -109,6 +108,9 @@ export async function openFromOptions(
   const config = configFromOptions(globalOpts);
   prepareDatabase(config.db, explicitDatabase(globalOpts), options);
   const reported = new Set<string>();
+  // Loaded here, not at the top: the coordinator (and, through the store, a database driver) is
+  // paid for by the commands that open a database, not by `cns --help` or `cns --version`.
+  const { openCoordinator } = await import('../coordinator/open-coordinator.js');
   return openCoordinator({
     config,
     reaper: options.reaper ?? false,

@@ -1,6 +1,5 @@
 import { extname } from 'node:path';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import type { Coordinator } from '../../coordinator/coordinator.js';
 import type { NewTask, NewWorkflow } from '../../core/batch.js';
 import { CnsError, InvalidInputError } from '../../core/errors.js';
@@ -57,7 +56,9 @@ Unknown keys, unknown refs, dependency cycles and missing types are refused with
     .action(async (file: string, opts: { as?: string; json?: boolean }, cmd: Command) => {
       const text = readTextFile(file, 'workflow file');
       const where = file === '-' ? 'stdin' : file;
-      const spec = parseWorkflowFile(text, where, file === '-' ? '' : extname(file).toLowerCase());
+      // The YAML parser is loaded here, not at the top: other commands do not pay for it.
+      const { parse: parseYaml } = await import('yaml');
+      const spec = parseWorkflowFile(text, where, file === '-' ? '' : extname(file).toLowerCase(), parseYaml);
       const res = await withCoordinator(cmd, async (c) => {
         const actor = await resolveActor(c, opts.as);
         try {
@@ -210,6 +211,7 @@ export function parseWorkflowFile(
   text: string,
   where: string,
   ext: string,
+  parseYaml: (text: string) => unknown,
 ): NewWorkflow & { tasks: NewTask[] } {
   let doc: unknown;
   try {
