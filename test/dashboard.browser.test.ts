@@ -12,6 +12,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Actor } from '../src/coordinator/api-types.js';
 import type { Coordinator } from '../src/coordinator/coordinator.js';
 import { openCoordinator } from '../src/coordinator/open-coordinator.js';
+import { ManualClock } from '../src/core/clock.js';
+import { TASK_STATUSES } from '../src/core/status.js';
 import type { Agent, Question, Task } from '../src/core/types.js';
 import { startServer } from '../src/http/http-server.js';
 import { createToken } from '../src/http/tokens.js';
@@ -36,6 +38,133 @@ const WAIT = 10_000;
 const POLL = { timeout: WAIT };
 /** Elements through which text could run script; none may appear from what agents wrote. */
 const ACTIVE = 'img, iframe, object, embed, script:not([src]), [onerror], [onload]';
+/** The graph as drawn: each node's box and points sampled along each edge (SVG user units). */
+interface Geometry {
+  width: number;
+  height: number;
+  nodes: { id: number; x: number; y: number; w: number; h: number }[];
+  edges: { from: number; to: number; points: [number, number][] }[];
+}
+/** Read in the page (a string: the tests compile without the DOM lib); edges as their path data. */
+const READ_GEOMETRY = `(() => {
+  const svg = document.querySelector('.graph');
+  const nodes = [...svg.querySelectorAll('.node')].map((g) => {
+    const m = /translate\\(([-\\d.]+)[ ,]+([-\\d.]+)\\)/.exec(g.getAttribute('transform'));
+    const box = g.querySelector('.node-box');
+    return { id: Number(g.dataset.task), x: Number(m[1]), y: Number(m[2]),
+      w: Number(box.getAttribute('width')), h: Number(box.getAttribute('height')) };
+  });
+  const edges = [...svg.querySelectorAll('.edge')].map((p) => ({
+    from: Number(p.dataset.from), to: Number(p.dataset.to), d: p.getAttribute('d') }));
+  return { width: Number(svg.getAttribute('width')), height: Number(svg.getAttribute('height')), nodes, edges };
+})()`;
+
+/**
+ * Points every 2 units or so along an SVG path made of M, L and Q commands (what the dashboard
+ * draws; any other command fails the test).
+ */
+function samplePath(d: string): [number, number][] {
+  const points: [number, number][] = [];
+  let at: [number, number] = [0, 0];
+  for (const [, cmd, args] of d.matchAll(/([A-Za-z])([^A-Za-z]*)/g)) {
+    const n = args!
+      .trim()
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map(Number);
+    if (cmd === 'M') {
+      at = [n[0]!, n[1]!];
+      points.push(at);
+    } else if (cmd === 'L') {
+      const to: [number, number] = [n[0]!, n[1]!];
+      const steps = Math.max(1, Math.ceil(Math.hypot(to[0] - at[0], to[1] - at[1]) / 2));
+      for (let i = 1; i <= steps; i++)
+        points.push([at[0] + ((to[0] - at[0]) * i) / steps, at[1] + ((to[1] - at[1]) * i) / steps]);
+      at = to;
+    } else if (cmd === 'Q') {
+      const [cx, cy, x, y] = n as [number, number, number, number];
+      // As densely as the lines (about 2 units apart), from the length of the control polygon.
+      const steps = Math.max(
+        1,
+        Math.ceil((Math.hypot(cx - at[0], cy - at[1]) + Math.hypot(x - cx, y - cy)) / 2),
+      );
+      for (let i = 1; i <= steps; i++) {
+        const t = i / steps;
+        const u = 1 - t;
+        points.push([u * u * at[0] + 2 * u * t * cx + t * t * x, u * u * at[1] + 2 * u * t * cy + t * t * y]);
+      }
+      at = [x, y];
+    } else {
+      throw new Error(`unexpected path command ${cmd} in ${d}`);
+    }
+  }
+  return points;
+}
+
+async function readGeometry(p: Page): Promise<Geometry> {
+  const raw = (await p.evaluate(READ_GEOMETRY)) as Omit<Geometry, 'edges'> & {
+    edges: { from: number; to: number; d: string }[];
+  };
+  return { ...raw, edges: raw.edges.map((e) => ({ from: e.from, to: e.to, points: samplePath(e.d) })) };
+}
+
+/**
+ * What is wrong with the drawing, in words (empty when nothing): an edge that passes through a box
+ * other than at its own two ends, an edge that does not start at its dependency's right side or end
+ * at its dependent's left side, two edges that run together (share a stretch of path: more than a
+ * crossing point).
+ */
+function graphFaults(g: Geometry): string[] {
+  const faults: string[] = [];
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const inside = (n: Geometry['nodes'][number], [x, y]: [number, number], margin: number) =>
+    x > n.x - margin && x < n.x + n.w + margin && y > n.y - margin && y < n.y + n.h + margin;
+  for (const e of g.edges) {
+    const from = byId.get(e.from)!;
+    const to = byId.get(e.to)!;
+    const first = e.points[0]!;
+    const last = e.points[e.points.length - 1]!;
+    if (Math.abs(first[0] - (from.x + from.w)) > 1 || first[1] <= from.y || first[1] >= from.y + from.h)
+      faults.push(`#${e.from}→#${e.to} does not leave #${e.from}'s right side`);
+    if (Math.abs(last[0] - to.x) > 3 || last[1] <= to.y || last[1] >= to.y + to.h)
+      faults.push(`#${e.from}→#${e.to} does not reach #${e.to}'s left side`);
+    for (const n of g.nodes) {
+      // Its own two boxes: only touched at the ends (the first and last 3 units).
+      const own = n.id === e.from || n.id === e.to;
+      const hit = e.points.find(
+        (p, i) => (!own || (i > 1 && i < e.points.length - 2)) && inside(n, p, own ? -0.5 : 1),
+      );
+      if (hit) faults.push(`#${e.from}→#${e.to} passes through #${n.id} at ${hit.map(Math.round).join(',')}`);
+    }
+  }
+  // Shared stretches: samples of one edge within 1.1 units of another's path, more than a crossing gives.
+  const grid = new Map<string, { edge: number; x: number; y: number }[]>();
+  g.edges.forEach((e, edge) => {
+    for (const [x, y] of e.points) {
+      const k = `${Math.floor(x / 2)},${Math.floor(y / 2)}`;
+      (grid.get(k) ?? grid.set(k, []).get(k)!).push({ edge, x, y });
+    }
+  });
+  g.edges.forEach((e, i) => {
+    const close = new Map<number, number>();
+    for (const [x, y] of e.points) {
+      const near = new Set<number>();
+      const gx = Math.floor(x / 2);
+      const gy = Math.floor(y / 2);
+      for (let dx = -1; dx <= 1; dx++)
+        for (let dy = -1; dy <= 1; dy++)
+          for (const q of grid.get(`${gx + dx},${gy + dy}`) ?? [])
+            if (q.edge > i && Math.hypot(q.x - x, q.y - y) < 1.1) near.add(q.edge);
+      for (const j of near) close.set(j, (close.get(j) ?? 0) + 1);
+    }
+    for (const [j, n] of close) {
+      const other = g.edges[j]!;
+      if (n >= 4) faults.push(`#${e.from}→#${e.to} runs along #${other.from}→#${other.to}`);
+    }
+  });
+  return faults;
+}
+
 /** Who queues and steers the test's work (not an agent). */
 const TEST: Actor = { name: 'test', agentId: null, role: 'system' };
 
@@ -636,5 +765,383 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     // Nothing that could have run the payload is in the document, and nothing did.
     expect(await page.locator(ACTIVE).count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as PageWindow).__pwned)).toBeUndefined();
+  });
+
+  async function openWorkflowGraph(id: number): Promise<Geometry> {
+    await go(`#/workflows/${id}`);
+    await page.locator('.graph .node').first().waitFor();
+    return readGeometry(page);
+  }
+
+  it('routes every edge of the graph around the boxes, each on its own path', async () => {
+    // #4→#7 used to run under #6 and merge into #6→#7. Long edges (skipping layers), fan-out and
+    // fan-in, and two tasks of one layer depending on the same two.
+    const wf = await coordinator.createWorkflow(
+      {
+        name: 'Routing demo',
+        tasks: [
+          { ref: 't1', type: 'route', title: 'Plan' },
+          { ref: 't2', type: 'route', title: 'Schema', dependsOn: ['t1'] },
+          { ref: 't3', type: 'route', title: 'API', dependsOn: ['t1'] },
+          { ref: 't4', type: 'route', title: 'Fixtures', dependsOn: ['t1'] },
+          { ref: 't5', type: 'route', title: 'Handlers', dependsOn: ['t2', 't3'] },
+          { ref: 't6', type: 'route', title: 'Client', dependsOn: ['t3', 't5'] },
+          { ref: 't7', type: 'route', title: 'Tests', dependsOn: ['t4', 't6'] },
+          { ref: 't8', type: 'route', title: 'Docs', dependsOn: ['t1', 't7'] },
+          { ref: 't9', type: 'route', title: 'Release', dependsOn: ['t2', 't4', 't7', 't8'] },
+        ],
+      },
+      TEST,
+    );
+    await signIn(page);
+    const g = await openWorkflowGraph(wf.workflow!.id);
+    expect(g.nodes).toHaveLength(9);
+    expect(g.edges).toHaveLength(15);
+    expect(graphFaults(g)).toEqual([]);
+    // Layers by depth: each task right of all it depends on.
+    const id = (ref: string) => wf.tasks.find((t) => t.ref === ref)!.id;
+    const x = (ref: string) => g.nodes.find((n) => n.id === id(ref))!.x;
+    expect(x('t1')).toBeLessThan(x('t2'));
+    expect(x('t5')).toBeLessThan(x('t6'));
+    expect(x('t6')).toBeLessThan(x('t7'));
+    expect(x('t8')).toBeLessThan(x('t9'));
+
+    // The check itself fails on a drawing that does what the old one did: an edge through a box,
+    // and two edges merged.
+    const through = structuredClone(g);
+    const six = through.nodes.find((n) => n.id === id('t6'))!;
+    through.edges[0]!.points.splice(1, 0, [six.x + 10, six.y + 10]);
+    expect(graphFaults(through).some((f) => f.includes(`through #${id('t6')}`))).toBe(true);
+    const merged = structuredClone(g);
+    merged.edges[1]!.points = [...merged.edges[1]!.points, ...merged.edges[0]!.points.slice(0, 10)];
+    expect(graphFaults(merged).some((f) => f.includes('runs along'))).toBe(true);
+  });
+
+  it('lays a 120-task workflow out in layers and columns, not one tall column, and keeps it scrollable', async () => {
+    const tasks = [
+      { ref: 'plan', type: 'wide', title: 'Split the migration' },
+      ...Array.from({ length: 118 }, (_, i) => ({
+        ref: `part${i}`,
+        type: 'wide',
+        title: `Migrate table ${i}`,
+        dependsOn: ['plan'],
+      })),
+      {
+        ref: 'check',
+        type: 'wide',
+        title: 'Check every table',
+        dependsOn: Array.from({ length: 118 }, (_, i) => `part${i}`),
+      },
+    ];
+    const wf = await coordinator.createWorkflow({ name: 'Wide workflow', tasks }, TEST);
+    await signIn(page);
+    const g = await openWorkflowGraph(wf.workflow!.id);
+    expect(g.nodes).toHaveLength(120);
+    expect(g.edges).toHaveLength(236);
+    // The old drawing was one column of 118 boxes, over 8,000 px tall. Now the 118 are in several
+    // columns (the two hubs are tall: 118 ports each, 6 px apart).
+    expect(g.height).toBeLessThan(3500);
+    expect(new Set(g.nodes.map((n) => n.x)).size).toBeGreaterThanOrEqual(6);
+    expect(graphFaults(g)).toEqual([]);
+    const at = (ref: string) => g.nodes.find((n) => n.id === wf.tasks.find((t) => t.ref === ref)!.id)!;
+    const parts = g.nodes.filter((n) => n.id !== at('plan').id && n.id !== at('check').id);
+    expect(Math.min(...parts.map((n) => n.x))).toBeGreaterThan(at('plan').x);
+    expect(Math.max(...parts.map((n) => n.x))).toBeLessThan(at('check').x);
+    // It scrolls inside its card, and the last box can be scrolled to.
+    const scroller = page.locator('.graph-scroll');
+    const { scrollWidth, clientWidth } = await scroller.evaluate((el: unknown) => {
+      const e = el as { scrollWidth: number; clientWidth: number };
+      return { scrollWidth: e.scrollWidth, clientWidth: e.clientWidth };
+    });
+    expect(scrollWidth).toBeGreaterThan(clientWidth);
+    const last = page.locator(`.graph .node[data-task="${at('check').id}"]`);
+    await last.scrollIntoViewIfNeeded();
+    expect(await last.isVisible()).toBe(true);
+    const box = (await last.boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(1280);
+  });
+
+  it('counts every stuck task, shows their titles, and groups the same reason with a count', async () => {
+    const made: Task[] = [];
+    for (let i = 0; i < 25; i++)
+      made.push((await coordinator.createTask({ type: 'bulk-stuck', title: `Bulk job ${i}` }, TEST)).task);
+    // The server counts them all, whatever number it explains.
+    const few = await api<{ stuck: unknown[]; stuckTotal: number; stuckTotalExact: boolean }>(
+      'GET',
+      '/api/status?stuck=5',
+    );
+    expect(few.stuck).toHaveLength(5);
+    expect(few.stuckTotal).toBeGreaterThanOrEqual(25);
+    expect(few.stuckTotalExact).toBe(true);
+
+    await signIn(page);
+    const total = (await api<{ stuckTotal: number }>('GET', '/api/status?stuck=0')).stuckTotal;
+    await expect.poll(() => page.locator('#stuck-count').textContent(), POLL).toBe(String(total));
+    // One line for the 25 with the same reason, with the count, and each task's title.
+    const group = page.locator('.stuck-group', { hasText: 'no live agent of type "bulk-stuck"' });
+    expect(await group.count()).toBe(1);
+    expect(await group.getAttribute('data-count')).toBe('25');
+    expect(await group.locator('.stuck-n').textContent()).toBe('× 25');
+    for (const t of made)
+      expect(await group.locator(`.stuck-task[data-task="${t.id}"] .stuck-title`).textContent()).toBe(
+        t.title,
+      );
+    // Five shown, the rest one click away.
+    expect(await group.locator('.stuck-task:visible').count()).toBe(5);
+    await group.locator('summary', { hasText: 'and 20 more' }).click();
+    expect(await group.locator('.stuck-task:visible').count()).toBe(25);
+  });
+
+  it('strips terminal escape sequences from what agents wrote', async () => {
+    const agent = await register('esc-agent', 'escapes');
+    const { task } = await coordinator.createTask(
+      { type: 'escapes', title: 'Deploy \u001b[31mred\u001b[0m build', spec: 'Run \u001b]0;pwned\u0007it' },
+      TEST,
+    );
+    await coordinator.assign(task.id, agent.id, TEST);
+    const claimed = await coordinator.claimNext(agent);
+    await coordinator.progress(task.id, claimed.claimed!.leaseToken, {
+      note: '\u001b[1mBold\u001b[22m step\u009b2J done',
+      percent: 30,
+    });
+    await signIn(page);
+    await go(`#/tasks/${task.id}`);
+    await page.locator('#task-title').waitFor();
+    expect(await page.locator('#task-title').textContent()).toBe('Deploy red build');
+    expect(await page.locator('.spec').textContent()).toBe('Run it');
+    expect(await page.locator('.progress-note').textContent()).toBe('Bold step done');
+    const text = await page
+      .locator('main')
+      .evaluate((el: unknown) => (el as { textContent: string }).textContent);
+    // eslint-disable-next-line no-control-regex
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    await go('#/tasks');
+    expect(await page.locator(`tr.task-row[data-task="${task.id}"] .task-title`).textContent()).toBe(
+      'Deploy red build',
+    );
+  });
+
+  it("shows progress only for the running attempt, and labels an earlier attempt's data", async () => {
+    const agent = await register('prog-agent', 'progress-check');
+    const { task } = await coordinator.createTask(
+      { type: 'progress-check', title: 'Resume me', review: true },
+      TEST,
+    );
+    await coordinator.assign(task.id, agent.id, TEST);
+    let claimed = await coordinator.claimNext(agent);
+    await coordinator.progress(task.id, claimed.claimed!.leaseToken, { note: 'about half', percent: 40 });
+    await signIn(page);
+    await go(`#/tasks/${task.id}`);
+    await expect.poll(() => page.locator('#progress h2').textContent(), POLL).toBe('Progress');
+    expect(await page.locator('#progress .bar').count()).toBe(1);
+
+    // Released: pending again; the 40% is the first attempt's, not the task's.
+    await coordinator.release(task.id, claimed.claimed!.leaseToken, 'going away');
+    await expect.poll(() => page.locator('.task-head .badge').textContent(), POLL).toBe('pending');
+    await expect
+      .poll(() => page.locator('#progress h2').textContent(), POLL)
+      .toBe('Last progress of attempt #1 (released)');
+    expect(await page.locator('#progress .bar').count()).toBe(0);
+
+    // Submitted for review, the result is the task's; cancelled unreviewed, it is attempt #2's.
+    await coordinator.assign(task.id, agent.id, TEST);
+    claimed = await coordinator.claimNext(agent);
+    await coordinator.complete(task.id, claimed.claimed!.leaseToken, { result: 'first try' });
+    await expect.poll(() => page.locator('#result h2').textContent(), POLL).toBe('Result');
+    expect(await page.locator('#progress h2').textContent()).toMatch(/^Last progress of attempt #1/);
+    await coordinator.cancel(task.id, TEST);
+    await expect
+      .poll(() => page.locator('#result h2').textContent(), POLL)
+      .toBe('Result of attempt #2 (submitted for review)');
+    expect(await page.locator('#result.earlier').count()).toBe(1);
+  });
+
+  it('says plainly when a page or a task does not exist', async () => {
+    await signIn(page);
+    await go('#/tasks/987654');
+    await page.locator('#not-found').waitFor();
+    const text = (await page.locator('#not-found').textContent()) ?? '';
+    expect(text).toContain('Not found');
+    expect(text).toContain('987654');
+    expect(text).not.toContain('not_found');
+    expect(await page.locator('.alert').count()).toBe(0);
+    await go('#/no-such-page');
+    await expect
+      .poll(() => page.locator('#not-found').textContent(), POLL)
+      .toContain('There is no such page');
+  });
+
+  it('fills the search box from the address', async () => {
+    await coordinator.createTask({ type: 'search-fill', title: 'Rotate the signing keys' }, TEST);
+    await signIn(page);
+    await go('#/tasks');
+    await page.locator('input.search').waitFor();
+    expect(await page.locator('input.search').inputValue()).toBe('');
+    await go('#/tasks?search=signing');
+    await expect.poll(() => page.locator('input.search').inputValue(), POLL).toBe('signing');
+    await expect.poll(() => page.locator('tr.task-row').count(), POLL).toBe(1);
+    // A link opened afresh too.
+    await page.goto(`${server.url}#/tasks?search=rotate`);
+    await page.locator('tr.task-row').first().waitFor();
+    expect(await page.locator('input.search').inputValue()).toBe('rotate');
+  });
+
+  it('draws blocked and cancelled in clearly different colours', async () => {
+    await signIn(page);
+    await go('#/tasks');
+    await page.locator('.chip[data-status="blocked"] .dot').waitFor();
+    const rgb = async (status: string) =>
+      page
+        .locator(`.chip[data-status="${status}"] .dot`)
+        .evaluate(
+          (el: unknown) =>
+            (
+              globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }
+            ).getComputedStyle(el).backgroundColor,
+        )
+        .then((c) => (c.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number));
+    const [a, b] = [await rgb('blocked'), await rgb('cancelled')];
+    expect(a).toHaveLength(3);
+    expect(Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!)).toBeGreaterThan(60);
+    // The statuses come from the server's lifecycle, in its order.
+    expect(
+      await page
+        .locator('.chips .chip[data-status]')
+        .evaluateAll((els: unknown[]) =>
+          els.map((e) => (e as { dataset: { status: string } }).dataset.status),
+        ),
+    ).toEqual([...TASK_STATUSES]);
+  });
+
+  it('serves the lifecycle module and the page modules, and nothing outside the dashboard', async () => {
+    const get = (path: string) => fetch(new URL(path, server.url));
+    const life = await get('/lifecycle.js');
+    expect(life.status).toBe(200);
+    expect(life.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const body = await life.text();
+    expect(body).toContain(`export const TASK_STATUSES = Object.freeze(${JSON.stringify(TASK_STATUSES)});`);
+    const pageModule = await get('/pages/fleet.js');
+    expect(pageModule.status).toBe(200);
+    expect(pageModule.headers.get('content-type')).toMatch(/^text\/javascript/);
+    for (const path of [
+      '/pages/../../dashboard-files.ts',
+      '/%2e%2e/%2e%2e/core/status.ts',
+      '/..%2f..%2fpackage.json',
+      '/lifecycle.d.ts',
+    ])
+      expect((await get(path)).status, path).toBe(404);
+  });
+
+  it('at 390 px wide: titles wrap between words and the graph scrolls sideways', async () => {
+    await context?.close();
+    context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(WAIT);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const title = 'Refactor the authentication middleware to support rotating signing keys';
+    const wf = await coordinator.createWorkflow(
+      {
+        name: 'Narrow',
+        tasks: [
+          { ref: 'a', type: 'narrow', title },
+          { ref: 'b', type: 'narrow', title: 'Second', dependsOn: ['a'] },
+          { ref: 'c', type: 'narrow', title: 'Third', dependsOn: ['b'] },
+        ],
+      },
+      TEST,
+    );
+    const first = wf.tasks.find((t) => t.ref === 'a')!;
+    await signIn(page);
+    await go(`#/tasks?search=${encodeURIComponent('authentication middleware')}`);
+    const link = page.locator(`tr.task-row[data-task="${first.id}"] .task-title`);
+    await link.waitFor();
+    // Every word of the title on one line: a word broken in two has two boxes.
+    const broken = await link.evaluate((el: unknown) => {
+      const doc = (
+        globalThis as unknown as {
+          document: {
+            createRange(): {
+              setStart(n: unknown, o: number): void;
+              setEnd(n: unknown, o: number): void;
+              getClientRects(): { length: number };
+            };
+          };
+        }
+      ).document;
+      const node = (el as { firstChild: { textContent: string } }).firstChild;
+      const out: string[] = [];
+      let at = 0;
+      for (const word of node.textContent.split(' ')) {
+        const range = doc.createRange();
+        range.setStart(node, at);
+        range.setEnd(node, at + word.length);
+        if (range.getClientRects().length !== 1) out.push(word);
+        at += word.length + 1;
+      }
+      return out;
+    });
+    expect(broken).toEqual([]);
+
+    await go(`#/workflows/${wf.workflow!.id}`);
+    await page.locator('.graph .node').first().waitFor();
+    const scroller = page.locator('.graph-scroll');
+    const sizes = await scroller.evaluate((el: unknown) => {
+      const e = el as {
+        scrollWidth: number;
+        clientWidth: number;
+        getBoundingClientRect(): { right: number };
+      };
+      return {
+        scrollWidth: e.scrollWidth,
+        clientWidth: e.clientWidth,
+        right: e.getBoundingClientRect().right,
+      };
+    });
+    expect(sizes.scrollWidth).toBeGreaterThan(sizes.clientWidth);
+    expect(sizes.right).toBeLessThanOrEqual(390);
+    const last = page.locator(`.graph .node[data-task="${wf.tasks.find((t) => t.ref === 'c')!.id}"]`);
+    await last.scrollIntoViewIfNeeded();
+    const box = (await last.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(390);
+  });
+
+  it('folds agents offline for more than an hour behind a toggle', async () => {
+    // Agents that registered (and last beat) three hours ago, through a coordinator whose clock says so.
+    const past = await openCoordinator({
+      db: join(dir, 'cns.db'),
+      reaper: false,
+      clock: new ManualClock(Date.now() - 3 * 3600_000),
+    });
+    try {
+      await past.registerAgent({ name: 'old-timer-1', type: 'gone', capabilities: [] });
+      await past.registerAgent({ name: 'old-timer-2', type: 'gone', capabilities: [] });
+    } finally {
+      await past.close();
+    }
+    const recent = await register('just-left', 'gone');
+    await coordinator.deregisterAgent(recent.id, recent.session);
+    await register('still-here', 'gone');
+
+    await signIn(page);
+    const old = page.locator('tr.agent[data-agent^="old-timer"]');
+    await page.locator('tr.agent[data-agent="still-here"]').waitFor();
+    expect(await page.locator('tr.agent[data-agent="just-left"]').isVisible()).toBe(true);
+    expect(await old.count()).toBe(2);
+    expect(await old.first().isVisible()).toBe(false);
+    const toggle = page.locator('#older-agents');
+    expect(await toggle.textContent()).toMatch(/^2 older offline agents/);
+    await toggle.click();
+    expect(await old.nth(0).isVisible()).toBe(true);
+    expect(await old.nth(1).isVisible()).toBe(true);
+    expect(await toggle.textContent()).toMatch(/^Hide the 2 older offline agents/);
+    // A live refresh keeps them shown.
+    const head = page.locator('.page-fleet h1');
+    await head.evaluate((el: unknown) => ((el as { stale?: boolean }).stale = true));
+    await coordinator.createTask({ type: 'docs', title: 'Something happens' }, TEST);
+    await expect
+      .poll(() => head.evaluate((el: unknown) => (el as { stale?: boolean }).stale === true), POLL)
+      .toBe(false);
+    expect(await old.first().isVisible()).toBe(true);
   });
 });

@@ -84,4 +84,8 @@ export interface FleetStatus {
   openQuestions: number;
   /** Non-final tasks that are not moving, with the reason (held by an offline agent, no live agent, …). */
   stuck: Explanation[];
+  /** How many non-final tasks are not moving (`stuck` lists the first of them). */
+  stuckTotal: number;
+  /** False when there were too many open tasks to examine them all: `stuckTotal` is then a lower bound. */
+  stuckTotalExact: boolean;
 }

@@ -350,7 +350,11 @@ export class Coordinator implements CnsApi {
     return explainTask(this.store, task, await this.store.now());
   }
 
-  /** The fleet, task counts, and the non-final tasks that are not moving (with why). */
+  /**
+   * The fleet, task counts, and the non-final tasks that are not moving (with why): the first
+   * `stuckLimit` of them explained, and how many there are (`stuckTotal`, counted over at most
+   * STUCK_SCAN open tasks; `stuckTotalExact` is false when more were left unexamined).
+   */
   async status(options: { stuckLimit?: number } = {}): Promise<FleetStatus> {
     if (options.stuckLimit !== undefined) checkInt('stuck limit', options.stuckLimit, 0, 200);
     const [agents, counts, now] = await Promise.all([
@@ -360,20 +364,56 @@ export class Coordinator implements CnsApi {
     ]);
     const stuck: Explanation[] = [];
     const limit = options.stuckLimit ?? 20;
-    const candidates = await this.store.listTasks({
-      status: ['pending', 'assigned', 'in_progress'],
-      limit: 200,
-    });
-    for (const t of candidates.items) {
-      if (stuck.length >= limit) break;
-      const ex = await explainTask(this.store, t, now);
-      const notMoving = ex.reasons.some(
-        (r) =>
-          r.code === 'no_live_agent' ||
-          (r.code === 'held' && (r.expired || r.agentStatus === 'offline')) ||
-          (r.code === 'assigned' && r.agentStatus !== 'idle' && r.agentStatus !== 'working'),
-      );
-      if (notMoving) stuck.push(ex);
+    // Whether a task may be stuck, from its row and the agents alone (no query): the same reasons
+    // as `notMoving` below, which decides for the tasks that are explained.
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    const alive = (id: number) => {
+      const s = byId.get(id)?.status;
+      return s === 'idle' || s === 'working';
+    };
+    const mayBeStuck = (t: Task) =>
+      t.status === 'pending'
+        ? !agents.some(
+            (a) =>
+              a.status !== 'offline' &&
+              a.type === t.type &&
+              t.requires.every((c) => a.capabilities.includes(c)),
+          )
+        : t.status === 'in_progress'
+          ? t.lease !== null && (t.lease.expiresAt <= now || byId.get(t.lease.agentId)?.status === 'offline')
+          : t.status === 'assigned' && t.assignedTo !== null && !alive(t.assignedTo);
+    const STUCK_SCAN = 2000;
+    let stuckTotal = 0;
+    let scanned = 0;
+    let after: number | undefined;
+    let more = true;
+    while (more && scanned < STUCK_SCAN) {
+      const page = await this.store.listTasks({
+        status: ['pending', 'assigned', 'in_progress'],
+        limit: 500,
+        after,
+      });
+      for (const t of page.items) {
+        scanned++;
+        if (!mayBeStuck(t)) continue;
+        if (stuck.length >= limit) {
+          stuckTotal++;
+          continue;
+        }
+        const ex = await explainTask(this.store, t, now);
+        const notMoving = ex.reasons.some(
+          (r) =>
+            r.code === 'no_live_agent' ||
+            (r.code === 'held' && (r.expired || r.agentStatus === 'offline')) ||
+            (r.code === 'assigned' && r.agentStatus !== 'idle' && r.agentStatus !== 'working'),
+        );
+        if (notMoving) {
+          stuck.push(ex);
+          stuckTotal++;
+        }
+      }
+      more = page.nextCursor !== null;
+      after = page.nextCursor ?? undefined;
     }
     return {
       at: now,
@@ -382,6 +422,8 @@ export class Coordinator implements CnsApi {
       counts,
       openQuestions: counts.waiting_input,
       stuck,
+      stuckTotal,
+      stuckTotalExact: !more,
     };
   }
 

@@ -1,13 +1,16 @@
 /**
  * The dashboard's static files, served at `/` from `dashboard/` next to this module (dist/http/
  * dashboard after a build, src/http/dashboard when running from source). Only files inside that
- * folder, with their content type; every response carries the strict Content-Security-Policy.
+ * folder (subfolders included: the page is split into ES modules), with their content type; every
+ * response carries the strict Content-Security-Policy. One module is made here rather than read:
+ * `lifecycle.js`, the task lifecycle of src/core/status.ts, so the page keeps no copy of it.
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FINAL_STATUSES, OPEN_STATUSES, TASK_STATUSES, TRANSITIONS } from '../core/status.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -35,6 +38,22 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** The path of the generated lifecycle module (typed for the page by dashboard/lifecycle.d.ts). */
+export const LIFECYCLE_MODULE = '/lifecycle.js';
+
+/** The lifecycle as an ES module for the browser: the server's own definitions, serialised. */
+export function lifecycleModule(): string {
+  const constant = (name: string, value: unknown) =>
+    `export const ${name} = Object.freeze(${JSON.stringify(value)});\n`;
+  return (
+    '// Made by the cns server from its task lifecycle (src/core/status.ts). Do not edit.\n' +
+    constant('TASK_STATUSES', TASK_STATUSES) +
+    constant('FINAL_STATUSES', FINAL_STATUSES) +
+    constant('OPEN_STATUSES', OPEN_STATUSES) +
+    constant('TRANSITIONS', TRANSITIONS)
+  );
+}
+
 /** The dashboard folder: the given one, else next to this module, else src/http/dashboard. */
 export function findDashboardDir(given?: string | null): string | null {
   if (given === null) return null;
@@ -59,6 +78,16 @@ export async function serveDashboardFile(
   }
   if (rel.endsWith('/')) rel += 'index.html';
   if (rel.includes('\0')) return false;
+  if (rel === LIFECYCLE_MODULE) {
+    const body = Buffer.from(lifecycleModule());
+    res.writeHead(200, {
+      'content-type': TYPES['.js']!,
+      'content-length': String(body.length),
+      'cache-control': 'no-cache',
+    });
+    res.end(head ? undefined : body);
+    return true;
+  }
   const file = normalize(join(dir, rel));
   if (!file.startsWith(dir.endsWith(sep) ? dir : dir + sep)) return false;
   const type = TYPES[extname(file).toLowerCase()];
