@@ -1,261 +1,174 @@
 /**
- * Regenerates the dashboard screenshots in docs/ (the README and docs/dashboard.md show them):
- * starts `cns serve` in-process on a throw-away SQLite file, fills it with a demo fleet (agents, two
- * workflows with tasks in every interesting state, a review pending, two questions waiting for an
- * answer), signs in with headless
- * Chromium and saves one PNG per main page.
+ * Regenerates the dashboard screenshots in docs/ (the README and docs/dashboard.md show them): runs
+ * `cns demo` (the simulated fleet, from the sources, on a throw-away database, slowed down so that
+ * short-lived moments last long enough to be caught), signs in with headless Chromium, and saves
+ * one PNG per main page, 1400 px wide, each once the demo has reached a moment that shows the page
+ * with data: agents at work (fleet), a workflow half done (workflow graph), an open question
+ * (inbox), a result waiting for review after a change request (task), many tasks (list).
  *
  *   npm run screenshots          (node --import tsx scripts/screenshots.ts)
  *
  * Needs Chromium: /usr/bin/chromium (Debian: apt-get install -y chromium) or CNS_CHROMIUM=/path.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
-import type { Actor } from '../src/coordinator/api-types.js';
-import type { Coordinator } from '../src/coordinator/coordinator.js';
-import type { Agent } from '../src/core/types.js';
-import { startServer } from '../src/http/http-server.js';
-import { createToken } from '../src/http/tokens.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.CNS_CHROMIUM ?? '/usr/bin/chromium';
-const LEASE_MS = 30 * 60_000;
+/** Slow enough that a question stays open, and a result waits for its review, for several seconds. */
+const SPEED = '0.6';
+/** Give up after this long. */
+const TIMEOUT_MS = 6 * 60_000;
 
-/**
- * A small but realistic fleet: every task status, a review waiting, two open questions (one with
- * choices and context), a stuck task, an offline agent.
- */
-async function seedDemoFleet(c: Coordinator): Promise<void> {
-  const sup: Actor = { name: 'supervisor', agentId: null, role: 'supervisor' };
-  const agent = (name: string, type: string, capabilities: string[], pid: number) =>
-    c.registerAgent({ name, type, capabilities, host: 'build-01', pid });
-  const be1 = await agent('backend-1', 'backend', ['node', 'postgres'], 41022);
-  const be2 = await agent('backend-2', 'backend', ['node'], 41087);
-  const fe1 = await agent('frontend-1', 'frontend', ['css', 'react'], 41130);
-  await agent('qa-1', 'qa', ['playwright'], 41201);
-  const docs = await agent('docs-1', 'docs', ['markdown'], 40876);
-
-  /** Assign the task to the agent and claim it, report progress, and complete it if a result is given. */
-  const work = async (
-    taskId: number,
-    a: Agent,
-    notes: { note: string; percent: number }[],
-    result?: string,
-  ): Promise<string> => {
-    await c.assign(taskId, a.id, sup);
-    const out = await c.claimNext(a, { leaseMs: LEASE_MS });
-    if (!out.claimed) throw new Error(`demo: ${a.name} could not claim task ${taskId}: ${out.reason}`);
-    const token = out.claimed.leaseToken;
-    for (const n of notes) await c.progress(taskId, token, n);
-    if (result !== undefined) await c.complete(taskId, token, { result });
-    return token;
-  };
-
-  const oauth = await c.createWorkflow(
-    {
-      name: 'Add OAuth sign-in',
-      tasks: [
-        {
-          ref: 'design',
-          type: 'frontend',
-          title: 'Design the sign-in screens',
-          spec: 'Provider picker, error and loading states. Light and dark.',
-        },
-        {
-          ref: 'schema',
-          type: 'backend',
-          requires: ['postgres'],
-          title: 'Add oauth_accounts table and migration',
-          spec: 'One row per (user, provider); unique (provider, subject).',
-        },
-        {
-          ref: 'api',
-          type: 'backend',
-          title: 'Implement /auth/callback and token exchange',
-          dependsOn: ['schema'],
-          review: true,
-          spec:
-            'Exchange the authorization code for tokens (PKCE), upsert oauth_accounts, start a session.\n\n' +
-            'Acceptance:\n- the state parameter is checked\n- errors redirect to /signin?error=…\n- unit tests for the happy path and each error',
-          input: { providers: ['github', 'google'], callbackPath: '/auth/callback' },
-        },
-        {
-          ref: 'ui',
-          type: 'frontend',
-          title: 'Sign-in button and provider picker',
-          dependsOn: ['design'],
-          spec: 'Use the screens from the design task.',
-        },
-        {
-          ref: 'e2e',
-          type: 'qa',
-          title: 'End-to-end tests for the OAuth flow',
-          dependsOn: ['api', 'ui'],
-          spec: 'Playwright, against a fake provider.',
-        },
-        { ref: 'docs', type: 'docs', title: 'Document provider set-up', dependsOn: ['api'] },
-        {
-          ref: 'rollout',
-          type: 'backend',
-          title: 'Enable OAuth behind a feature flag',
-          dependsOn: ['e2e', 'docs'],
-        },
-      ],
-    },
-    sup,
-  );
-  const ref = (r: string) => oauth.tasks.find((t) => t.ref === r)!.id;
-  await work(
-    ref('design'),
-    fe1,
-    [{ note: 'Wireframes for the picker and the error page', percent: 50 }],
-    'Screens in the design file (sign-in, picker, error). Colour tokens exported to src/styles/auth.css.',
-  );
-  await work(
-    ref('schema'),
-    be1,
-    [{ note: 'Writing migration 0042', percent: 40 }],
-    'Migration 0042_oauth_accounts.sql: the table, a unique (provider, subject) index, and a down migration.',
-  );
-  await work(
-    ref('api'),
-    be1,
-    [
-      { note: 'Callback handler written; adding PKCE', percent: 60 },
-      { note: 'PKCE and state checks done; writing tests', percent: 85 },
-    ],
-    'Implemented GET /auth/callback with PKCE and state checks in src/auth/callback.ts; 9 unit tests.',
-  );
-  await c.review(ref('api'), {
-    reviewer: { name: 'alice', agentId: null, role: 'supervisor' },
-    approve: false,
-    feedback:
-      'When the provider redirects back with ?error=access_denied the handler throws a 500. Redirect to /signin?error=<code> instead, and test it.',
-  });
-  await work(
-    ref('api'),
-    be1,
-    [{ note: 'Handling ?error= from the provider; adding tests', percent: 70 }],
-    'GET /auth/callback now redirects provider errors to /signin?error=<code>; 14 unit tests (5 new, one per error code).',
-  );
-  await work(ref('ui'), fe1, [
-    { note: 'Provider picker component done', percent: 40 },
-    { note: 'Wiring the redirect to /auth/start', percent: 65 },
-  ]);
-
-  const node = await c.createWorkflow(
-    {
-      name: 'Upgrade to Node 22',
-      tasks: [
-        { ref: 'ci', type: 'backend', title: 'Bump the CI image to Node 22', maxAttempts: 1 },
-        { ref: 'native', type: 'backend', title: 'Rebuild the native modules', dependsOn: ['ci'] },
-        { ref: 'bench', type: 'backend', title: 'Compare benchmark numbers', dependsOn: ['native'] },
-      ],
-    },
-    sup,
-  );
-  const ci = node.tasks.find((t) => t.ref === 'ci')!.id;
-  const ciToken = await work(ci, be2, [{ note: 'Updating .ci/Dockerfile', percent: 30 }]);
-  await c.fail(ci, ciToken, {
-    error: 'apt-get: package nodejs=22.* has no installation candidate in bookworm-backports',
-    retryable: false,
-  });
-
-  await c.createTask(
-    {
-      type: 'gpu',
-      requires: ['cuda'],
-      title: 'Re-train the ranking model on last week’s clicks',
-      spec: 'Nightly job; needs a CUDA machine.',
-    },
-    sup,
-  );
-  const flaky = await c.createTask(
-    {
-      type: 'backend',
-      title: 'Investigate the flaky payments test',
-      spec: 'payments.test.ts fails about 1 run in 30 on CI; find out why.',
-      priority: 2,
-    },
-    sup,
-  );
-  const flakyToken = await work(flaky.task.id, be2, [
-    { note: 'Reproduced locally: fails when the nightly job runs at the same time', percent: 60 },
-  ]);
-  await c.ask(flaky.task.id, flakyToken, {
-    text:
-      'payments.test.ts fails whenever the nightly reconciliation job runs at the same time: both use ' +
-      'the one Stripe sandbox account, and the job deletes the customers the test has just created. ' +
-      'Which fix do you want?',
-    choices: [
-      'Mock Stripe in payments.test.ts',
-      'Give CI its own Stripe sandbox account',
-      'Move the nightly job out of CI hours',
-    ],
-    context: {
-      failures: '7 of 210 CI runs in the last 14 days',
-      failingTest: 'refunds a partially captured charge',
-      evidence: [
-        'ci run 88412: customer deleted by reconcile-nightly at 02:00:07, test failed at 02:00:09',
-        'ci run 88519: customer deleted at 02:00:04, test failed at 02:00:05',
-      ],
-      cost: {
-        mock: 'half a day; loses coverage of the real API',
-        sandbox: 'one more (free) Stripe account and a CI secret',
-        schedule: 'a cron change; CI still runs at night for hotfixes',
-      },
-    },
-  });
-  const release = await c.createWorkflow(
-    {
-      name: 'Release 3.2',
-      tasks: [
-        {
-          ref: 'notes',
-          type: 'docs',
-          title: 'Write the release notes for 3.2',
-          spec: 'From the merged pull requests since 3.1; group by area; call out breaking changes.',
-        },
-        { ref: 'tag', type: 'backend', title: 'Tag and publish 3.2', dependsOn: ['notes'] },
-      ],
-    },
-    sup,
-  );
-  const notes = release.tasks.find((t) => t.ref === 'notes')!.id;
-  const notesToken = await work(notes, docs, [{ note: 'Draft grouped by area', percent: 70 }]);
-  await c.ask(notes, notesToken, {
-    text:
-      'GET /v1/export is deprecated in 3.2, but two customers still call it every day. ' +
-      'Should the release notes name a removal date, or only say that it is deprecated?',
-    for: 'product',
-  });
-  const dropped = await c.createTask({ type: 'frontend', title: 'Landing page A/B test' }, sup);
-  await c.cancel(dropped.task.id, sup, 'the experiment was dropped');
-  await c.deregisterAgent(docs.id, docs.session);
+interface Demo {
+  url: string;
+  token: string;
+  stop(): Promise<void>;
 }
 
-async function shoot(page: Page, hash: string, ready: string, file: string): Promise<void> {
+/** Starts `cns demo` and reads its dashboard URL and token from its output. */
+async function startDemo(): Promise<Demo> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CNS_')) env[k] = v;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'demo', '--speed', SPEED, '--port', '0'],
+    { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let url = '';
+  let token = '';
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`cns demo exited (${code}) before it was ready`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (process.env.CNS_SCREENSHOTS_VERBOSE) console.log(`  demo: ${line}`);
+      url ||= /Dashboard:\s+(http\S+)/.exec(line)?.[1] ?? '';
+      token ||= /token:\s+(cns_\S+)/.exec(line)?.[1] ?? '';
+      if (url && token) resolve();
+    });
+  });
+  return {
+    url,
+    token,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+interface TaskRow {
+  id: number;
+  title: string;
+  status: string;
+  reviewRounds: number;
+  workflowId: number | null;
+}
+
+/** One screenshot: taken once `find` returns the page to show and the text that says it has rendered. */
+interface Shot {
+  file: string;
+  find(api: Api): Promise<{ hash: string; text: string; still?: () => Promise<boolean> } | null>;
+}
+
+type Api = <T>(path: string) => Promise<T>;
+
+/** How many tasks at work (of a workflow) have reported at least 40 %. */
+async function advanced(api: Api, workflowId?: number): Promise<number> {
+  const wf = workflowId === undefined ? '' : `&workflow=${workflowId}`;
+  const page = await api<{ items: { progress: { percent: number | null } }[] }>(
+    `/api/tasks?status=in_progress${wf}`,
+  );
+  return page.items.filter((t) => (t.progress.percent ?? 0) >= 40).length;
+}
+
+const SHOTS: Shot[] = [
+  {
+    // The fleet well into the work: most agents busy and past their first steps, tasks done.
+    file: 'dashboard-fleet.png',
+    async find(api) {
+      const s = await api<{
+        agents: { name: string; heldTasks: number[] }[];
+        counts: Record<string, number>;
+      }>('/api/status');
+      const busy = s.agents.filter((a) => a.heldTasks.length > 0);
+      if (busy.length < 3 || (s.counts.completed ?? 0) < 1 || (s.counts.blocked ?? 0) < 1) return null;
+      return (await advanced(api)) >= 2 ? { hash: '#/', text: busy[0]!.name } : null;
+    },
+  },
+  {
+    // A workflow half done: some tasks completed, some at work past their first steps, some blocked.
+    file: 'dashboard-workflow.png',
+    async find(api) {
+      const wfs = await api<{ items: { id: number; name: string; counts: Record<string, number> }[] }>(
+        '/api/workflows',
+      );
+      for (const w of wfs.items) {
+        const { completed = 0, in_progress = 0, blocked = 0 } = w.counts;
+        if (completed >= 1 && in_progress >= 2 && blocked >= 1 && (await advanced(api, w.id)) >= 2)
+          return { hash: `#/workflows/${w.id}`, text: w.name };
+      }
+      return null;
+    },
+  },
+  {
+    // An open question in the inbox.
+    file: 'dashboard-inbox.png',
+    async find(api) {
+      const q = (await api<{ questions: { id: number; text: string }[] }>('/api/questions?status=open'))
+        .questions[0];
+      if (!q) return null;
+      const still = async () =>
+        (await api<{ questions: { id: number }[] }>('/api/questions?status=open')).questions.some(
+          (x) => x.id === q.id,
+        );
+      return { hash: '#/questions', text: q.text.slice(0, 40), still };
+    },
+  },
+  {
+    // A result waiting for review, after a first round of changes (the history shows the feedback).
+    file: 'dashboard-task.png',
+    async find(api) {
+      const tasks = (await api<{ items: TaskRow[] }>('/api/tasks?status=awaiting_review')).items;
+      const t = tasks.find((x) => x.reviewRounds >= 1);
+      if (!t) return null;
+      const still = async () =>
+        (await api<{ task: TaskRow }>(`/api/tasks/${t.id}`)).task.status === 'awaiting_review';
+      return { hash: `#/tasks/${t.id}`, text: 'Approve', still };
+    },
+  },
+  {
+    // The task list once there is plenty in it.
+    file: 'dashboard-tasks.png',
+    async find(api) {
+      const page = await api<{ items: TaskRow[] }>('/api/tasks?limit=500');
+      const statuses = new Set(page.items.map((t) => t.status));
+      return page.items.length >= 12 && statuses.size >= 4
+        ? { hash: '#/tasks', text: page.items[0]!.title }
+        : null;
+    },
+  },
+];
+
+async function show(page: Page, hash: string, text: string): Promise<void> {
   await page.evaluate(
     (h) => ((globalThis as unknown as { location: { hash: string } }).location.hash = h),
     hash,
   );
-  await page.waitForSelector(ready);
-  await page.waitForTimeout(400); // let live refreshes settle
-  await page.screenshot({ path: join(ROOT, 'docs', file), fullPage: true });
-  console.log(`docs/${file}`);
+  await page.getByText(text, { exact: false }).first().waitFor({ timeout: 10_000 });
+  await page.waitForTimeout(300); // let live refreshes settle
 }
 
 async function main(): Promise<void> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium, or set CNS_CHROMIUM`);
   }
-  const dir = mkdtempSync(join(tmpdir(), 'cns-screenshots-'));
-  const db = join(dir, 'cns.db');
-  const server = await startServer({ db, port: 0, host: '127.0.0.1' });
-  const coordinator = server.coordinator;
+  mkdirSync(join(ROOT, 'docs'), { recursive: true });
+  const demo = await startDemo();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -268,30 +181,51 @@ async function main(): Promise<void> {
     ],
   });
   try {
-    await seedDemoFleet(coordinator);
-    const token = await createToken(coordinator, { role: 'supervisor', name: 'alice' });
-    mkdirSync(join(ROOT, 'docs'), { recursive: true });
+    const api: Api = async <T>(path: string) => {
+      const res = await fetch(new URL(path, demo.url), {
+        headers: { authorization: `Bearer ${demo.token}` },
+      });
+      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+      return (await res.json()) as T;
+    };
     const page = await browser.newPage({
-      viewport: { width: 1360, height: 860 },
+      viewport: { width: 1400, height: 900 },
       colorScheme: 'light',
       deviceScaleFactor: 1,
     });
     page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-    await page.goto(server.url);
-    await page.fill('#token', token);
+    await page.goto(demo.url);
+    await page.fill('#token', demo.token);
     await page.click('#signin button[type=submit]');
-    await page.waitForSelector('.page-fleet');
-    const review = (await coordinator.listTasks({ status: ['awaiting_review'] })).items[0]!;
-    const workflow = (await coordinator.listWorkflows()).items[0]!;
-    await shoot(page, '#/', '.page-fleet .agents', 'dashboard-fleet.png');
-    await shoot(page, '#/tasks', '.page-tasks .tasks', 'dashboard-tasks.png');
-    await shoot(page, '#/questions', '.page-questions .question', 'dashboard-inbox.png');
-    await shoot(page, `#/tasks/${review.id}`, '#approve', 'dashboard-task.png');
-    await shoot(page, `#/workflows/${workflow.id}`, '.graph .node', 'dashboard-workflow.png');
+    await page.waitForFunction(
+      () =>
+        !(
+          globalThis as unknown as { document: { getElementById(id: string): unknown } }
+        ).document.getElementById('signin'),
+    );
+    const pending = [...SHOTS];
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (pending.length > 0) {
+      if (Date.now() > deadline)
+        throw new Error(`gave up waiting for the moment of ${pending.map((s) => s.file).join(', ')}`);
+      for (const shot of [...pending]) {
+        const found = await shot.find(api);
+        if (!found) continue;
+        try {
+          await show(page, found.hash, found.text);
+        } catch {
+          continue; // the moment passed before the page showed it: wait for the next one
+        }
+        if (found.still && !(await found.still())) continue;
+        await page.screenshot({ path: join(ROOT, 'docs', shot.file), fullPage: true });
+        console.log(`docs/${shot.file}`);
+        pending.splice(pending.indexOf(shot), 1);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
   } finally {
     await browser.close();
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    await demo.stop();
   }
 }
 
