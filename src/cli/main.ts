@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { CONFIG_ENV_VARS } from '../core/config.js';
 import { registerAgentsCommand } from './commands/agents-command.js';
+import { registerDemoCommand } from './commands/demo-command.js';
 import { registerEventsCommand } from './commands/events-command.js';
 import { registerExplainCommand } from './commands/explain-command.js';
 import { registerInitCommand } from './commands/init-command.js';
@@ -17,6 +18,7 @@ import { registerServeCommand } from './commands/serve-command.js';
 import { registerStatusCommand } from './commands/status-command.js';
 import { registerTaskCommands } from './commands/task-commands.js';
 import { registerTokenCommands } from './commands/token-commands.js';
+import { registerWorkerCommand } from './commands/worker-command.js';
 import { registerWorkflowCommands } from './commands/workflow-commands.js';
 import { EXIT_CODES_HELP, reportError } from './errors.js';
 
@@ -89,7 +91,9 @@ ${EXIT_CODES_HELP}`,
   registerMcpCommand(program);
   registerMigrateCommand(program);
   registerServeCommand(program);
+  registerDemoCommand(program);
   registerTokenCommands(program);
+  registerWorkerCommand(program);
   return program;
 }
 
