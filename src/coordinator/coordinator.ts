@@ -412,50 +412,58 @@ export class Coordinator implements CnsApi {
     }
     const signal = options.signal;
     let lastProgress = started;
-    for (;;) {
-      const version = waitMs > 0 ? this.changes.watchFromNow() : 0;
-      const claimed = await this.store.claim(agent, leaseMs, events.claimed(agent, leaseMs));
-      if (claimed) {
-        this.remember(claimed);
-        if (signal?.aborted) {
-          // The caller went away as the claim was made: it would never see the task. Give it back
-          // (if even that fails, the lease expires, or the session hands the task back next time).
-          await this.release(
-            claimed.task.id,
-            claimed.leaseToken,
-            'the claim was cancelled as it was made',
-          ).catch(() => undefined);
-          return { claimed: null, reason: 'the call was cancelled' };
-        }
-        return { claimed };
-      }
-      const tried = Date.now();
-      // Try again at the backstop, or when a task scheduled for later becomes claimable.
-      const scheduled = tried < deadline ? await this.store.untilNextScheduled(agent.type) : null;
-      const recheckAt = tried + Math.min(this.config.claimBackstopMs, scheduled ?? Infinity);
-      // Wait for a change, that time, the deadline or the abort; tick onWaiting meanwhile.
+    // Waiting claims queue for work in this process (ChangeSignal): a new task is offered to one
+    // of them at a time, so a thousand agents long-polling one `cns serve` do not all try for it.
+    const ticket = waitMs > 0 ? this.changes.openTicket(agent) : null;
+    try {
       for (;;) {
-        const now = Date.now();
-        if (now >= deadline || signal?.aborted) {
-          return {
-            claimed: null,
-            reason: await explainEmptyClaim(this.store, agent, await this.store.now()),
-          };
+        if (ticket) ticket.hit = false;
+        const claimed = await this.store.claim(agent, leaseMs, events.claimed(agent, leaseMs));
+        if (claimed) {
+          if (ticket) this.changes.passOn(ticket);
+          this.remember(claimed);
+          if (signal?.aborted) {
+            // The caller went away as the claim was made: it would never see the task. Give it back
+            // (if even that fails, the lease expires, or the session hands the task back next time).
+            await this.release(
+              claimed.task.id,
+              claimed.leaseToken,
+              'the claim was cancelled as it was made',
+            ).catch(() => undefined);
+            return { claimed: null, reason: 'the call was cancelled' };
+          }
+          return { claimed };
         }
-        if (options.onWaiting && now - lastProgress >= 1_000) {
-          lastProgress = now;
-          options.onWaiting(now - started);
+        const tried = Date.now();
+        // Try again at the backstop, or when a task scheduled for later becomes claimable.
+        const scheduled = ticket && tried < deadline ? await this.store.untilNextScheduled(agent.type) : null;
+        const recheckAt = tried + Math.min(this.config.claimBackstopMs, scheduled ?? Infinity);
+        // Wait to be offered work, for that time, the deadline or the abort; tick onWaiting meanwhile.
+        for (;;) {
+          const now = Date.now();
+          if (now >= deadline || signal?.aborted || !ticket) {
+            return {
+              claimed: null,
+              reason: await explainEmptyClaim(this.store, agent, await this.store.now()),
+            };
+          }
+          if (options.onWaiting && now - lastProgress >= 1_000) {
+            lastProgress = now;
+            options.onWaiting(now - started);
+          }
+          const untilBackstop = recheckAt - now;
+          if (untilBackstop <= 0) break;
+          const untilTick = options.onWaiting ? lastProgress + 1_000 - now : Infinity;
+          const offered = await this.changes.waitForWork(
+            ticket,
+            Math.max(1, Math.min(deadline - now, untilBackstop, untilTick)),
+            signal,
+          );
+          if (offered) break;
         }
-        const untilBackstop = recheckAt - now;
-        if (untilBackstop <= 0) break;
-        const untilTick = options.onWaiting ? lastProgress + 1_000 - now : Infinity;
-        const changed = await this.changes.waitSince(
-          version,
-          Math.max(1, Math.min(deadline - now, untilBackstop, untilTick)),
-          signal,
-        );
-        if (changed) break;
       }
+    } finally {
+      if (ticket) this.changes.closeTicket(ticket);
     }
   }
 

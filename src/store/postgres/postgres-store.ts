@@ -8,6 +8,7 @@
  *   data-modifying CTEs (sql.ts); the rest run in short transactions.
  * - Wake-ups: LISTEN/NOTIFY plus a polling backstop (change-listener.ts).
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { NormalizedBatch } from '../../core/batch.js';
 import { CnsError, ConflictError, InvalidInputError, NotFoundError } from '../../core/errors.js';
@@ -31,6 +32,9 @@ import type {
 import type {
   AgentRef,
   AgentRegistration,
+  ChangeHint,
+  LeaderInfo,
+  Leadership,
   CreateTasksResult,
   Decision,
   EventFilter,
@@ -49,6 +53,7 @@ import type {
   TaskState,
 } from '../store.js';
 import { ChangeListener } from './change-listener.js';
+import { PostgresCampaign } from './leadership.js';
 import { StatementBatcher, type BatchOutcome } from './statement-batcher.js';
 import {
   DEFAULT_SCHEMA,
@@ -134,6 +139,7 @@ class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly capabilities: StoreCapabilities;
   private readonly changes: ChangeListener;
+  private readonly campaigns = new Set<PostgresCampaign>();
   private closed = false;
   /** Concurrent claims of agents with the same type and capabilities share one statement. */
   private readonly claims = new StatementBatcher<ClaimCall, ClaimedTask | null>(
@@ -266,6 +272,7 @@ class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.campaigns].map((c) => c.stop()));
     await this.changes.close();
     await this.pool.end();
   }
@@ -1031,8 +1038,33 @@ class PostgresStore implements Store {
     return take === 'latest' ? events.reverse() : events;
   }
 
-  watch(listener: () => void): () => void {
+  watch(listener: (hints: readonly ChangeHint[] | null) => void): () => void {
     return this.changes.add(listener);
+  }
+
+  campaign(name: string, options: { checkMs: Millis; onChange: (leading: boolean) => void }): Leadership {
+    const campaign = new PostgresCampaign(
+      { ...sessionOptions(this.url, this.schema), connectionTimeoutMillis: 10_000, types: PG_TYPES },
+      this.schema,
+      name,
+      options.onChange,
+      randomUUID(),
+    );
+    this.campaigns.add(campaign);
+    return {
+      get leading() {
+        return campaign.leading;
+      },
+      stop: async () => {
+        this.campaigns.delete(campaign);
+        await campaign.stop();
+      },
+    };
+  }
+
+  async leader(name: string): Promise<LeaderInfo | null> {
+    const [row] = await this.q('SELECT host, pid, since FROM leaders WHERE name = $1', [name]);
+    return row ? { name, host: String(row.host), pid: Number(row.pid), since: Number(row.since) } : null;
   }
 
   // ── latest events and API tokens (appended: cns serve) ────────────────────────────────────────

@@ -236,8 +236,8 @@ SELECT ins.*, x.ord FROM ins JOIN x ON x.id = ins.id ORDER BY x.ord`;
  * or NULL. Reads the pending-claim index (type, then any order of run_after among few rows).
  */
 export const NEXT_SCHEDULED = `
-SELECT min(run_after) - ${NOW} AS delay FROM tasks
-WHERE status = 'pending' AND type = $2 AND run_after > ${NOW}`;
+SELECT min(greatest(run_after, coalesce(prefer_until, 0))) - ${NOW} AS delay FROM tasks
+WHERE status = 'pending' AND type = $2 AND greatest(run_after, coalesce(prefer_until, 0)) > ${NOW}`;
 
 /** Renew one lease by its own length: $2 task, $3 token, $4 the default length (a lease without one). */
 export const HEARTBEAT_TASK = `

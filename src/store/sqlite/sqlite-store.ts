@@ -33,10 +33,13 @@ import type { NormalizedBatch } from '../../core/batch.js';
 import type {
   AgentRef,
   AgentRegistration,
+  ChangeHint,
   CreateTasksResult,
   Decision,
   EventFilter,
   EventSpec,
+  LeaderInfo,
+  Leadership,
   NewToken,
   Page,
   ProgressInput,
@@ -72,6 +75,7 @@ import {
   type WorkflowRow,
 } from './sqlite-rows.js';
 import { SqliteWatch } from './sqlite-watch.js';
+import { SqliteCampaigns } from './sqlite-leadership.js';
 import { translatingEntryPoints } from '../entry-points.js';
 
 /** How long a connection waits for another's write lock before giving up (store_unavailable). */
@@ -249,6 +253,7 @@ class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = { crossProcessWatch: true, serverClock: false };
 
   private readonly watcher: SqliteWatch;
+  private readonly campaigns: SqliteCampaigns;
   private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly cache = new Map<string, Database.Statement<[Params], unknown>>();
   private readonly s;
@@ -269,6 +274,7 @@ class SqliteStore implements Store {
   ) {
     this.watcher = new SqliteWatch(db);
     this.txn = db.transaction((fn: () => unknown) => fn());
+    this.campaigns = new SqliteCampaigns(db, clock, (fn) => this.immediate(fn));
     const p = <R>(sql: string) => db.prepare<[Params], R>(sql);
     const p1 = <R>(sql: string) => db.prepare<[SqlValue], R>(sql);
     this.s = {
@@ -334,8 +340,9 @@ class SqliteStore implements Store {
                     ORDER BY t.priority DESC, t.id ASC LIMIT 1)
         RETURNING id`).pluck(),
       nextScheduled: db
-        .prepare<[string, number], number | null>(
-          "SELECT MIN(run_after) FROM tasks WHERE status = 'pending' AND type = ? AND run_after > ?",
+        .prepare<[{ type: string; now: number }], number | null>(
+          `SELECT MIN(MAX(run_after, COALESCE(prefer_until, 0))) FROM tasks
+             WHERE status = 'pending' AND type = @type AND MAX(run_after, COALESCE(prefer_until, 0)) > @now`,
         )
         .pluck(),
       heartbeatTask: p<TaskRow>(`UPDATE tasks SET ${RENEWED_EXPIRY} ${TOKEN_GUARD} RETURNING *`),
@@ -459,12 +466,21 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.batch.length > 0 && this.db.open) this.flushBatch();
+    this.campaigns.closeAll();
     this.watcher.close();
     if (this.db.open) this.db.close();
   }
 
-  watch(listener: () => void): () => void {
+  watch(listener: (hints: readonly ChangeHint[] | null) => void): () => void {
     return this.watcher.watch(listener);
+  }
+
+  campaign(name: string, options: { checkMs: Millis; onChange: (leading: boolean) => void }): Leadership {
+    return this.campaigns.campaign(name, options.checkMs, options.onChange);
+  }
+
+  async leader(name: string): Promise<LeaderInfo | null> {
+    return this.read(() => this.campaigns.leader(name));
   }
 
   // ── plumbing ──────────────────────────────────────────────────────────────────────────────────
@@ -1218,7 +1234,7 @@ class SqliteStore implements Store {
   async untilNextScheduled(type: string): Promise<Millis | null> {
     return this.read(() => {
       const now = this.clock.now();
-      const at = this.s.nextScheduled.get(type, now);
+      const at = this.s.nextScheduled.get({ type, now });
       return at === null || at === undefined ? null : at - now;
     });
   }
