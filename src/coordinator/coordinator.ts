@@ -51,6 +51,7 @@ import type {
   ProgressInput,
   QuestionFilter,
   QuestionWrite,
+  LeaderInfo,
   ReapResult,
   Store,
   TaskChange,
@@ -603,6 +604,11 @@ export class Coordinator implements CnsApi {
   }
 
   /** One sweep of the lease reaper now (its failure thrown): expired leases, silent agents. */
+  /** Which process leads the lease reaper of this database (null: none has yet). */
+  reaperLeader(): Promise<LeaderInfo | null> {
+    return this.store.leader('reaper');
+  }
+
   reap(): Promise<ReapResult> {
     return this.reaper.reapNow();
   }
