@@ -73,7 +73,9 @@ async function failover(db: string, schema?: string): Promise<void> {
     });
     const next = nodes.find((n) => n !== leader && n.ledAt !== null)!;
     const takeover = next.ledAt! - killedAt;
-    console.log(`${cns.backend}: a new reaper leader ${takeover} ms after the leader's SIGKILL (interval ${INTERVAL_MS} ms)`);
+    console.log(
+      `${cns.backend}: a new reaper leader ${takeover} ms after the leader's SIGKILL (interval ${INTERVAL_MS} ms)`,
+    );
     // Within two intervals, with room for a loaded machine (the figure above is the measurement).
     expect(takeover).toBeLessThan(2 * INTERVAL_MS + 3_000);
     await vi.waitFor(

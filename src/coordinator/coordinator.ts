@@ -609,6 +609,12 @@ export class Coordinator implements CnsApi {
     return this.store.leader('reaper');
   }
 
+  /** Whether some process's lease reaper sweeps this database now (its leader is known alive). */
+  async reaperRunning(): Promise<boolean> {
+    const leader = await this.store.leader('reaper');
+    return leader !== null && leader.expiresAt > (await this.store.now());
+  }
+
   reap(): Promise<ReapResult> {
     return this.reaper.reapNow();
   }

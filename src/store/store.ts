@@ -51,6 +51,8 @@ export interface StoreOptions {
    * (`now()`); a clock given here replaces it (tests).
    */
   clock?: Clock;
+  /** PostgreSQL: the most connections of the store's pool. Default 10. */
+  poolSize?: number;
 }
 
 export interface AgentRegistration {
@@ -452,4 +454,6 @@ export interface LeaderInfo {
   pid: number;
   /** When it took over. */
   since: Millis;
+  /** Until when it is known alive (it renews this while it leads; 0 once it stepped down). */
+  expiresAt: Millis;
 }

@@ -20,14 +20,22 @@ const STANDBY_RETRY_MS = 30_000;
 const RECONNECT_MIN_MS = 200;
 const RECONNECT_MAX_MS = 5_000;
 
+/**
+ * The leader's record says until when it is known alive (renewed every RECORD_RENEW_MS), so that
+ * one-shot commands can tell whether a reaper runs (Store.leader: expiresAt).
+ */
+const RECORD_TTL_MS = 30_000;
+const RECORD_RENEW_MS = 10_000;
+
 /** SQL of the two locks: $1 namespace (schema), $2 the campaign (name, or name + ':standby'). */
 const TRY_LOCK = 'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok';
 const LOCK = 'SELECT pg_advisory_lock(hashtext($1), hashtext($2))';
 const UNLOCK = 'SELECT pg_advisory_unlock(hashtext($1), hashtext($2))';
-const RECORD = `INSERT INTO leaders (name, holder, host, pid, since)
-  VALUES ($1, $2, $3, $4, (extract(epoch from clock_timestamp()) * 1000)::bigint)
+const RECORD = `INSERT INTO leaders (name, holder, host, pid, since, expires_at)
+  VALUES ($1, $2, $3, $4, now_ms(), now_ms() + ${RECORD_TTL_MS})
   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, host = excluded.host, pid = excluded.pid,
-    since = excluded.since, expires_at = NULL`;
+    since = excluded.since, expires_at = excluded.expires_at`;
+const RENEW = `UPDATE leaders SET expires_at = now_ms() + ${RECORD_TTL_MS} WHERE name = $1 AND holder = $2`;
 
 export class PostgresCampaign implements Leadership {
   leading = false;
@@ -91,7 +99,15 @@ export class PostgresCampaign implements Leadership {
       }
       await client.query(RECORD, [this.name, this.holder, hostname(), process.pid]);
       this.set(true);
-      return await lost;
+      const renew = setInterval(() => {
+        client.query(RENEW, [this.name, this.holder]).catch(() => undefined);
+      }, RECORD_RENEW_MS);
+      renew.unref();
+      try {
+        return await lost;
+      } finally {
+        clearInterval(renew);
+      }
     } finally {
       this.client = null;
       await client.end().catch(() => undefined);
@@ -126,7 +142,13 @@ export class PostgresCampaign implements Leadership {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.wake?.();
-    // Ending the connection releases its locks (and ends a standby's blocked wait).
+    // Say the leader stepped down, then end the connection: that releases its locks (and ends a
+    // standby's blocked wait).
+    if (this.leading && this.client) {
+      await this.client
+        .query('UPDATE leaders SET expires_at = 0 WHERE name = $1 AND holder = $2', [this.name, this.holder])
+        .catch(() => undefined);
+    }
     await this.client?.end().catch(() => undefined);
     await this.done;
     this.set(false);

@@ -111,6 +111,10 @@ export async function openPostgresStore(
     ...sessionOptions(url, schema),
     connectionTimeoutMillis: 10_000,
     types: PG_TYPES,
+    max: options.poolSize ?? 10,
+    // Keep an idle agent's connection between heartbeats (every 10 s by default) instead of
+    // opening a new one each time.
+    idleTimeoutMillis: 60_000,
   });
   // Idle clients that lose their connection (server restart, pg_terminate_backend) are discarded by
   // the pool; without a handler the error would crash the process.
@@ -1063,8 +1067,16 @@ class PostgresStore implements Store {
   }
 
   async leader(name: string): Promise<LeaderInfo | null> {
-    const [row] = await this.q('SELECT host, pid, since FROM leaders WHERE name = $1', [name]);
-    return row ? { name, host: String(row.host), pid: Number(row.pid), since: Number(row.since) } : null;
+    const [row] = await this.q('SELECT host, pid, since, expires_at FROM leaders WHERE name = $1', [name]);
+    return row
+      ? {
+          name,
+          host: String(row.host),
+          pid: Number(row.pid),
+          since: Number(row.since),
+          expiresAt: Number(row.expires_at ?? 0),
+        }
+      : null;
   }
 
   // ── latest events and API tokens (appended: cns serve) ────────────────────────────────────────

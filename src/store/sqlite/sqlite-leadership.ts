@@ -55,7 +55,7 @@ export class SqliteCampaigns {
 
   leader(name: string): LeaderInfo | null {
     const row = this.row(name);
-    return row ? { name, host: row.host, pid: row.pid, since: row.since } : null;
+    return row ? { name, host: row.host, pid: row.pid, since: row.since, expiresAt: row.expires_at } : null;
   }
 
   /** Gives up every leadership (the store is closing). */

@@ -3,7 +3,8 @@
 --
 -- leaders: who leads a campaign (Store.campaign; the lease reaper), written by a store when it takes
 -- over. The leadership itself is a session-level advisory lock (see src/store/postgres/leadership.ts);
--- this row only tells people and tools who holds it. expires_at is not used on PostgreSQL.
+-- this row only tells people and tools who holds it, and until when it is known alive (the leader
+-- renews expires_at while it leads).
 CREATE TABLE leaders (
   name       text    PRIMARY KEY,
   holder     text    NOT NULL,
