@@ -67,7 +67,7 @@ import type {
   ReviewInput,
   TaskDetail,
 } from './api-types.js';
-import { ChangeSignal } from './change-signal.js';
+import { ChangeSignal, type ClaimTicket } from './change-signal.js';
 import type { CnsApi } from './cns-api.js';
 import { events } from './events.js';
 import { explainEmptyClaim, explainTask, type Explanation } from './explain.js';
@@ -403,15 +403,65 @@ export class Coordinator implements CnsApi {
     checkClaimant(agent);
     if (options.waitMs !== undefined) checkNumber('the wait (ms)', options.waitMs, 0, TIME_MAX);
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
-    const started = Date.now();
-    const deadline = started + waitMs;
     const leaseMs = options.leaseMs ?? this.config.policy.leaseMs;
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) {
       throw new InvalidInputError(
         `the lease length must be a whole number of milliseconds ≥ 1 (got ${leaseMs})`,
       );
     }
-    const signal = options.signal;
+    const outcome = await this.untilWork(agent, { ...options, waitMs }, async (ticket) => {
+      const claimed = await this.store.claim(agent, leaseMs, events.claimed(agent, leaseMs));
+      if (claimed) {
+        if (ticket) this.changes.passOn(ticket);
+        this.remember(claimed);
+      }
+      return claimed;
+    });
+    if (outcome.found === null) return { claimed: null, reason: outcome.reason };
+    const claimed = outcome.found;
+    if (options.signal?.aborted) {
+      // The caller went away as the claim was made: it would never see the task. Give it back
+      // (if even that fails, the lease expires, or the session hands the task back next time).
+      await this.release(claimed.task.id, claimed.leaseToken, 'the claim was cancelled as it was made').catch(
+        () => undefined,
+      );
+      return { claimed: null, reason: 'the call was cancelled' };
+    }
+    return { claimed };
+  }
+
+  /**
+   * Waits, without claiming, until there is a task this agent could claim (assigned to it, kept for
+   * it, or pending of its type with capabilities it has), then returns it; or the reason there is
+   * none when the wait ends. Another agent may claim it first: the caller claims next (`cns wait`,
+   * then `task_next`). Costs what a waiting claim costs: nothing while nothing changes.
+   */
+  async waitForWork(
+    agent: Pick<AgentRef, 'id' | 'name' | 'type' | 'capabilities'>,
+    options: Pick<ClaimOptions, 'waitMs' | 'signal'> = {},
+  ): Promise<{ task: Task; reason?: undefined } | { task: null; reason: string }> {
+    // 0: a waiter that is no registered agent (nothing is assigned to it).
+    checkInt('agent id', agent.id, 0, ID_MAX);
+    if (options.waitMs !== undefined) checkNumber('the wait (ms)', options.waitMs, 0, TIME_MAX);
+    const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
+    const outcome = await this.untilWork(agent, { ...options, waitMs }, () => this.store.peekClaimable(agent));
+    return outcome.found === null ? { task: null, reason: outcome.reason } : { task: outcome.found };
+  }
+
+  /**
+   * The waiting loop of claimNext and waitForWork: `look` (a claim, or a peek) now; while it finds
+   * nothing and time remains, sleep until this process's ChangeSignal offers work (see
+   * change-signal.ts), a task scheduled for later becomes claimable, or the backstop
+   * (config.claimBackstopMs) — then look again. `options.waitMs` is already capped.
+   */
+  private async untilWork<T>(
+    agent: Pick<AgentRef, 'id' | 'name' | 'type' | 'capabilities'>,
+    options: ClaimOptions & { waitMs: number },
+    look: (ticket: ClaimTicket | null) => Promise<T | null>,
+  ): Promise<{ found: T; reason?: undefined } | { found: null; reason: string }> {
+    const { waitMs, signal } = options;
+    const started = Date.now();
+    const deadline = started + waitMs;
     let lastProgress = started;
     // Waiting claims queue for work in this process (ChangeSignal): a new task is offered to one
     // of them at a time, so a thousand agents long-polling one `cns serve` do not all try for it.
@@ -419,34 +469,17 @@ export class Coordinator implements CnsApi {
     try {
       for (;;) {
         if (ticket) ticket.hit = false;
-        const claimed = await this.store.claim(agent, leaseMs, events.claimed(agent, leaseMs));
-        if (claimed) {
-          if (ticket) this.changes.passOn(ticket);
-          this.remember(claimed);
-          if (signal?.aborted) {
-            // The caller went away as the claim was made: it would never see the task. Give it back
-            // (if even that fails, the lease expires, or the session hands the task back next time).
-            await this.release(
-              claimed.task.id,
-              claimed.leaseToken,
-              'the claim was cancelled as it was made',
-            ).catch(() => undefined);
-            return { claimed: null, reason: 'the call was cancelled' };
-          }
-          return { claimed };
-        }
+        const found = await look(ticket);
+        if (found !== null) return { found };
         const tried = Date.now();
-        // Try again at the backstop, or when a task scheduled for later becomes claimable.
+        // Look again at the backstop, or when a task scheduled for later becomes claimable.
         const scheduled = ticket && tried < deadline ? await this.store.untilNextScheduled(agent.type) : null;
         const recheckAt = tried + Math.min(this.config.claimBackstopMs, scheduled ?? Infinity);
         // Wait to be offered work, for that time, the deadline or the abort; tick onWaiting meanwhile.
         for (;;) {
           const now = Date.now();
           if (now >= deadline || signal?.aborted || !ticket) {
-            return {
-              claimed: null,
-              reason: await explainEmptyClaim(this.store, agent, await this.store.now()),
-            };
+            return { found: null, reason: await explainEmptyClaim(this.store, agent, await this.store.now()) };
           }
           if (options.onWaiting && now - lastProgress >= 1_000) {
             lastProgress = now;

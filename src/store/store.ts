@@ -345,6 +345,12 @@ export interface Store {
    */
   claim(agent: AgentRef, leaseMs: Millis, event: EventSpec): Promise<ClaimedTask | null>;
   /**
+   * The task a claim by this agent would take now (assigned to it, then kept for it, then the best
+   * pending task it may take), without taking it; null when there is none. Another agent may
+   * claim it first: this only says that work is there (`cns wait`).
+   */
+  peekClaimable(agent: Pick<AgentRef, 'id' | 'type' | 'capabilities'>): Promise<Task | null>;
+  /**
    * How long until the earliest pending task of this type that is scheduled for later (runAfter in
    * the future: a delayed task, a retry's backoff; or kept for another agent until preferUntil)
    * becomes claimable by any agent, in ms by the store's clock; null when there is none. A waiting

@@ -603,6 +603,16 @@ class PostgresStore implements Store {
     return rows[0] ? toTask(rows[0]) : null;
   }
 
+  async peekClaimable(agent: Pick<AgentRef, 'id' | 'type' | 'capabilities'>): Promise<Task | null> {
+    const rows = await this.q(SQL.PEEK_CLAIMABLE, [
+      this.clockNow(),
+      agent.id,
+      agent.type,
+      [...agent.capabilities],
+    ]);
+    return rows[0] ? toTask(rows[0]) : null;
+  }
+
   async listTasks(filter: TaskFilter = {}): Promise<Page<Task>> {
     const limit = clampLimit(filter.limit, 50, 500);
     const where: string[] = [];

@@ -239,6 +239,18 @@ export const NEXT_SCHEDULED = `
 SELECT min(greatest(run_after, coalesce(prefer_until, 0))) - ${NOW} AS delay FROM tasks
 WHERE status = 'pending' AND type = $2 AND greatest(run_after, coalesce(prefer_until, 0)) > ${NOW}`;
 
+/**
+ * The task a claim by this agent would take now, without taking it (`cns wait`): $2 agent id, $3 its
+ * type, $4 its capabilities. Same order as CLAIM: assigned, then kept for it, then the queue.
+ */
+export const PEEK_CLAIMABLE = `
+SELECT * FROM tasks WHERE id = coalesce(
+  (SELECT id FROM tasks WHERE status = 'assigned' AND assigned_to = $2 ORDER BY priority DESC, id LIMIT 1),
+  (SELECT id FROM tasks WHERE prefer_agent_id = $2 AND status = 'pending' AND prefer_until > ${NOW}
+     AND run_after <= ${NOW} ORDER BY priority DESC, id LIMIT 1),
+  (SELECT id FROM tasks WHERE status = 'pending' AND type = $3 AND requires <@ $4::text[] AND run_after <= ${NOW}
+     AND (prefer_agent_id IS NULL OR prefer_until <= ${NOW}) ORDER BY priority DESC, id LIMIT 1))`;
+
 /** Renew one lease by its own length: $2 task, $3 token, $4 the default length (a lease without one). */
 export const HEARTBEAT_TASK = `
 UPDATE tasks t SET lease_expires_at = ${NOW} + coalesce(t.lease_ms, $4::bigint)

@@ -331,6 +331,12 @@ class SqliteStore implements Store {
       claimPreferred: p<number>(`UPDATE tasks SET ${CLAIM_SET}
         WHERE id = @id AND status = 'pending' AND prefer_agent_id = @agentId RETURNING id`).pluck(),
       // Then the queue: tasks kept for another agent wait until their time is up.
+      pendingFor: p<number>(`SELECT t.id FROM tasks t
+                    WHERE t.status = 'pending' AND t.type = @type AND t.run_after <= @now
+                      AND (t.prefer_agent_id IS NULL OR t.prefer_until <= @now)
+                      AND (t.requires = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(t.requires) r
+                                      WHERE r.value NOT IN (SELECT value FROM json_each(@caps))))
+                    ORDER BY t.priority DESC, t.id ASC LIMIT 1`).pluck(),
       claimPending: p<number>(`UPDATE tasks SET ${CLAIM_SET}
         WHERE id = (SELECT t.id FROM tasks t
                     WHERE t.status = 'pending' AND t.type = @type AND t.run_after <= @now
@@ -1094,6 +1100,21 @@ class SqliteStore implements Store {
         workflow = this.workflow(wf, this.workflowCounts(workflowId));
       }
       return { workflow, tasks, created: createdInOrder };
+    });
+  }
+
+  async peekClaimable(agent: Pick<AgentRef, 'id' | 'type' | 'capabilities'>): Promise<Task | null> {
+    return this.read(() => {
+      const params = {
+        now: this.clock.now(),
+        agentId: agent.id,
+        type: agent.type,
+        caps: JSON.stringify(agent.capabilities),
+      };
+      const id =
+        this.s.assignedFor.get(agent.id) ?? this.s.preferredFor.get(params) ?? this.s.pendingFor.get(params);
+      const row = id === undefined ? undefined : this.s.taskById.get(id);
+      return row ? this.task(row) : null;
     });
   }
 
