@@ -178,6 +178,24 @@ export class Coordinator implements CnsApi {
     );
   }
 
+  /**
+   * Forget agents offline and silent for at least `silentForMs` (only `names` when given), never one
+   * holding a task: they leave the fleet's lists (their history stays) until they register again.
+   */
+  async forgetAgents(
+    options: { silentForMs: number; names?: readonly string[] },
+    actor: ActorLike,
+  ): Promise<Agent[]> {
+    checkNumber('the silence (ms)', options.silentForMs, 0, TIME_MAX);
+    for (const n of options.names ?? []) requireName('agent name', n);
+    checkActorName('actor', actor);
+    const now = await this.store.now();
+    return this.store.forgetAgents(
+      { silentSince: now - options.silentForMs, names: options.names ? [...options.names] : null },
+      events.agentForgotten(actorOf(actor).name, options.silentForMs),
+    );
+  }
+
   async heartbeat(agentId: number, session: string | null): Promise<{ agent: Agent; renewed: number[] }> {
     checkId('agent id', agentId);
     checkSession(session);
@@ -444,7 +462,9 @@ export class Coordinator implements CnsApi {
     checkInt('agent id', agent.id, 0, ID_MAX);
     if (options.waitMs !== undefined) checkNumber('the wait (ms)', options.waitMs, 0, TIME_MAX);
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
-    const outcome = await this.untilWork(agent, { ...options, waitMs }, () => this.store.peekClaimable(agent));
+    const outcome = await this.untilWork(agent, { ...options, waitMs }, () =>
+      this.store.peekClaimable(agent),
+    );
     return outcome.found === null ? { task: null, reason: outcome.reason } : { task: outcome.found };
   }
 
@@ -479,7 +499,10 @@ export class Coordinator implements CnsApi {
         for (;;) {
           const now = Date.now();
           if (now >= deadline || signal?.aborted || !ticket) {
-            return { found: null, reason: await explainEmptyClaim(this.store, agent, await this.store.now()) };
+            return {
+              found: null,
+              reason: await explainEmptyClaim(this.store, agent, await this.store.now()),
+            };
           }
           if (options.onWaiting && now - lastProgress >= 1_000) {
             lastProgress = now;

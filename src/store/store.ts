@@ -303,6 +303,16 @@ export interface Store {
    */
   markOffline(offlineAfterMs: Millis, event: EventSpec): Promise<Agent[]>;
   /**
+   * Forget agents that are offline and have not been heard from since `silentSince` (optionally
+   * only those `names`), never one holding a task: listAgents leaves them out from then on (their
+   * history, events and attempts stay; getAgent still finds them). Registering or heartbeating again
+   * brings an agent back. One `event` per agent forgotten. Returns them.
+   */
+  forgetAgents(
+    filter: { silentSince: Millis; names: readonly string[] | null },
+    event: EventSpec,
+  ): Promise<Agent[]>;
+  /**
    * The tasks this session of the agent holds (in progress under its lease), each as its claim
    * handed it out: lease token, dependencies' results and the earlier attempts. Oldest claim first.
    */

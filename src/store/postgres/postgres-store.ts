@@ -333,6 +333,21 @@ class PostgresStore implements Store {
     return rows.map((r) => this.agentFrom(r));
   }
 
+  async forgetAgents(
+    filter: { silentSince: Millis; names: readonly string[] | null },
+    event: EventSpec,
+  ): Promise<Agent[]> {
+    const rows = await this.q(SQL.FORGET_AGENTS, [
+      this.clockNow(),
+      filter.silentSince,
+      this.policy.offlineAfterMs,
+      filter.names === null ? null : [...filter.names],
+      JSON.stringify(event),
+    ]);
+    if (rows.length > 0) this.changed();
+    return rows.map((r) => this.agentFrom(r));
+  }
+
   async heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
     if (agent.session === null) return [];
     const rows = await this.q(SQL.HELD_BY_SESSION, [agent.id, agent.session]);
@@ -356,7 +371,9 @@ class PostgresStore implements Store {
   }
 
   async listAgents(): Promise<Agent[]> {
-    const rows = await this.q(`${SQL.AGENT_SELECT} ORDER BY a.id`, [this.clockNow()]);
+    const rows = await this.q(`${SQL.AGENT_SELECT} WHERE a.forgotten_at IS NULL ORDER BY a.id`, [
+      this.clockNow(),
+    ]);
     return rows.map((r) => this.agentFrom(r));
   }
 

@@ -428,13 +428,19 @@ class SqliteStore implements Store {
         ON CONFLICT (name) DO UPDATE SET type = excluded.type, capabilities = excluded.capabilities,
           host = excluded.host, pid = excluded.pid, client_info = excluded.client_info,
           last_heartbeat_at = excluded.last_heartbeat_at, session = excluded.session,
-          deregistered_at = NULL, offline_marked_at = NULL
+          deregistered_at = NULL, offline_marked_at = NULL, forgotten_at = NULL
         RETURNING *`),
       agentById: p1<AgentRow>('SELECT * FROM agents WHERE id = ?'),
       agentByName: p1<AgentRow>('SELECT * FROM agents WHERE name = ?'),
-      agents: db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY id'),
-      heartbeatAgent: p<AgentRow>(`UPDATE agents SET last_heartbeat_at = @now, offline_marked_at = NULL
-        WHERE id = @id RETURNING *`),
+      agents: db.prepare<[], AgentRow>('SELECT * FROM agents WHERE forgotten_at IS NULL ORDER BY id'),
+      heartbeatAgent: p<AgentRow>(`UPDATE agents SET last_heartbeat_at = @now, offline_marked_at = NULL,
+        forgotten_at = NULL WHERE id = @id RETURNING *`),
+      forgetAgents: p<AgentRow>(`UPDATE agents SET forgotten_at = @now
+        WHERE forgotten_at IS NULL AND last_heartbeat_at <= @cutoff
+          AND (deregistered_at IS NOT NULL OR last_heartbeat_at < @now - @offlineAfterMs)
+          AND (@names IS NULL OR name IN (SELECT value FROM json_each(@names)))
+          AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = agents.id)
+        RETURNING *`),
       /** Marks the agent deregistered when the ending session is its current one (or for any session). */
       endSession: p<unknown>(
         'UPDATE agents SET deregistered_at = @now WHERE id = @id AND (@session IS NULL OR session = @session)',
@@ -952,6 +958,26 @@ class SqliteStore implements Store {
     }, false);
     if (offline.length > 0) this.watcher.notify();
     return offline;
+  }
+
+  async forgetAgents(
+    filter: { silentSince: Millis; names: readonly string[] | null },
+    event: EventSpec,
+  ): Promise<Agent[]> {
+    return this.write(() => {
+      const now = this.clock.now();
+      return this.s.forgetAgents
+        .all({
+          now,
+          cutoff: filter.silentSince,
+          offlineAfterMs: this.policy.offlineAfterMs,
+          names: filter.names === null ? null : JSON.stringify(filter.names),
+        })
+        .map((a) => {
+          this.event(event, { agentId: a.id }, now);
+          return this.agent(a, [], now);
+        });
+    });
   }
 
   async heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {

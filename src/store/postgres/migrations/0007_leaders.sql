@@ -1,5 +1,5 @@
--- cns on PostgreSQL, version 7: one lease reaper per database, and notifications that say what
--- changed, so that a waiting agent wakes only for work it can take.
+-- cns on PostgreSQL, version 7: one lease reaper per database, notifications that say what
+-- changed (so that a waiting agent wakes only for work it can take), and agents that can be forgotten.
 --
 -- leaders: who leads a campaign (Store.campaign; the lease reaper), written by a store when it takes
 -- over. The leadership itself is a session-level advisory lock (see src/store/postgres/leadership.ts);
@@ -78,3 +78,7 @@ CREATE TRIGGER tasks_notify_insert
   AFTER INSERT ON tasks
   REFERENCING NEW TABLE AS inserted
   FOR EACH STATEMENT EXECUTE FUNCTION notify_tasks_inserted();
+
+-- agents.forgotten_at: set by `cns agents forget` on agents long offline (listAgents leaves them
+-- out; their history stays); cleared when the agent registers or heartbeats again.
+ALTER TABLE agents ADD COLUMN forgotten_at bigint;

@@ -1,5 +1,5 @@
--- cns SQLite schema, version 6: one lease reaper per database, and a signal that lets waiters in
--- other processes tell new work from any other commit.
+-- cns SQLite schema, version 6: one lease reaper per database, a signal that lets waiters in other
+-- processes tell new work from any other commit, and agents that can be forgotten.
 --
 -- leaders: who leads a campaign (Store.campaign; the lease reaper), with a lease the leader renews.
 -- Another store takes over when the lease has run out or, on the same host, when the leader's
@@ -35,3 +35,7 @@ CREATE TRIGGER tasks_claimable_update AFTER UPDATE OF status, assigned_to ON tas
 BEGIN
   UPDATE signals SET seq = seq + 1 WHERE name = 'claimable';
 END;
+
+-- agents.forgotten_at: set by `cns agents forget` on agents long offline (listAgents leaves them
+-- out; their history stays); cleared when the agent registers or heartbeats again.
+ALTER TABLE agents ADD COLUMN forgotten_at INTEGER;
