@@ -36,6 +36,8 @@ export interface ClaimTicket {
  */
 export class ChangeSignal {
   private version = 0;
+  /** Bumped by every hint that may concern claims (all but `other`): see `claimEpoch`. */
+  private claims = 0;
   private waiters = new Set<() => void>();
   /** Waiting claims, oldest first. */
   private tickets: ClaimTicket[] = [];
@@ -45,6 +47,15 @@ export class ChangeSignal {
 
   get current(): number {
     return this.version;
+  }
+
+  /**
+   * Changes when work may have become claimable (or scheduled) since: what was learnt about the
+   * queue (the next scheduled task of a type) holds while it stays the same. Only meaningful while
+   * watching (a claim's ticket is open).
+   */
+  get claimEpoch(): number {
+    return this.claims;
   }
 
   /**
@@ -138,11 +149,14 @@ export class ChangeSignal {
 
   private ensureWatching(): void {
     if (this.unwatch) return;
+    // Whatever happened while nobody watched is unknown: what was learnt about the queue is stale.
+    this.claims++;
     this.unwatch = this.store.watch((hints) => this.changed(hints));
   }
 
   private changed(hints: readonly ChangeHint[] | null): void {
     this.version++;
+    if (hints === null || hints.some((h) => h.kind !== 'other')) this.claims++;
     for (const w of [...this.waiters]) w();
     if (this.tickets.length === 0) return;
     if (hints === null) {
