@@ -16,7 +16,7 @@ export default tseslint.config(
   {
     // The coordinator is the only way in: the fronts import no store module at runtime (`import
     // type` is fine: it vanishes at compile time). See docs/architecture.md.
-    files: ['src/cli/**', 'src/http/**', 'src/mcp/**'],
+    files: ['src/cli/**', 'src/http/**', 'src/mcp/**', 'src/worker/**', 'src/demo/**'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

@@ -32,6 +32,8 @@ export interface OpenFromOptions {
    * An explicit path is created when its folder exists.
    */
   create?: boolean;
+  /** PostgreSQL pool size unless configured (CNS_PG_POOL_SIZE). Default 2: an agent's process. */
+  poolSize?: number;
   /** Create the folder of an explicit path too (`cns init` only). Default false: an error. */
   createFolder?: boolean;
 }
@@ -114,6 +116,8 @@ export async function openFromOptions(
   return openCoordinator({
     config,
     reaper: options.reaper ?? false,
+    // An agent's process: one connection for its calls (claims batch), one spare for a heartbeat.
+    defaultPoolSize: options.poolSize ?? 2,
     onError: (err) => {
       // A read-only database fails every sweep of the background reaper the same way: say it once.
       const message = messageFor(err);
@@ -140,8 +144,9 @@ export async function withCoordinator<T>(
     ...options.config,
   });
   try {
-    // A read-only database can be read; its expired leases just stay as they are.
-    if (options.sweep)
+    // A read-only database can be read; its expired leases just stay as they are. When a reaper
+    // runs somewhere (cns serve, cns mcp, a worker), it has swept within the last second.
+    if (options.sweep && !(await coordinator.reaperRunning().catch(() => false)))
       await coordinator.reaper.reapNow().catch((err: unknown) => {
         if (!isReadOnly(err)) process.stderr.write(`cns: background error: ${messageFor(err)}\n`);
       });

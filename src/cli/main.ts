@@ -18,6 +18,7 @@ import { registerServeCommand } from './commands/serve-command.js';
 import { registerStatusCommand } from './commands/status-command.js';
 import { registerTaskCommands } from './commands/task-commands.js';
 import { registerTokenCommands } from './commands/token-commands.js';
+import { registerWaitCommand } from './commands/wait-command.js';
 import { registerWorkerCommand } from './commands/worker-command.js';
 import { registerWorkflowCommands } from './commands/workflow-commands.js';
 import { EXIT_CODES_HELP, reportError } from './errors.js';
@@ -82,6 +83,7 @@ ${EXIT_CODES_HELP}`,
 
   registerInitCommand(program);
   registerTaskCommands(program);
+  registerWaitCommand(program);
   registerWorkflowCommands(program);
   registerAgentsCommand(program);
   registerStatusCommand(program);

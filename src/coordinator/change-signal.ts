@@ -1,19 +1,61 @@
-import type { Store } from '../store/store.js';
+import type { ChangeHint, Store } from '../store/store.js';
+
+/** Who waits to claim: the agent's id (for work assigned to it), type and capabilities. */
+export interface ClaimWaiter {
+  id: number;
+  type: string;
+  capabilities: readonly string[];
+}
 
 /**
- * Turns the store's change hints into something a waiter can await without missing a wake-up:
- * read `version` before looking for work, then `waitSince(version, …)` resolves at once if a
- * change arrived in between.
+ * A claim's place in the queue of waiting claims (openTicket … closeTicket). `hit` is set when work
+ * it could take may have appeared since its last look, so a wake-up that arrives while its claim is
+ * under way is not lost.
+ */
+export interface ClaimTicket {
+  readonly agent: ClaimWaiter;
+  hit: boolean;
+  /** Whether it was woken by a hint (then a successful claim passes the turn on: passOn). */
+  woken: boolean;
+  /** Set while it sleeps. */
+  wakeUp: (() => void) | null;
+}
+
+/**
+ * One watcher of the store per coordinator, shared by everything in the process that waits:
+ *
+ * - Waits for anything (results, events): read `current` before looking, then `waitSince(version,
+ *   …)` resolves at once if a change arrived in between.
+ * - Waiting claims take a ticket and are offered new work one at a time, oldest first: a hint that
+ *   a task of type T (needing capabilities C) became claimable wakes the first sleeping claim that
+ *   could take it, not all of them; if that claim gets a task, it passes the turn on (`passOn`) to
+ *   the next, as there may be more. A hint that names an agent wakes that agent's claims. When the
+ *   store cannot tell what changed (null hints: SQLite's cross-process signal, a reconnection), the
+ *   first sleeping claim of each type and set of capabilities is woken. Hints about anything else
+ *   (progress notes, reviews, completions) wake no claim.
  */
 export class ChangeSignal {
   private version = 0;
+  /** Bumped by every hint that may concern claims (all but `other`): see `claimEpoch`. */
+  private claims = 0;
   private waiters = new Set<() => void>();
+  /** Waiting claims, oldest first. */
+  private tickets: ClaimTicket[] = [];
   private unwatch: (() => void) | null = null;
 
   constructor(private readonly store: Store) {}
 
   get current(): number {
     return this.version;
+  }
+
+  /**
+   * Changes when work may have become claimable (or scheduled) since: what was learnt about the
+   * queue (the next scheduled task of a type) holds while it stays the same. Only meaningful while
+   * watching (a claim's ticket is open).
+   */
+  get claimEpoch(): number {
+    return this.claims;
   }
 
   /**
@@ -47,28 +89,119 @@ export class ChangeSignal {
     });
   }
 
+  /** Joins the queue of waiting claims; take it before the first look, close it when done. */
+  openTicket(agent: ClaimWaiter): ClaimTicket {
+    this.ensureWatching();
+    const ticket: ClaimTicket = { agent, hit: false, woken: false, wakeUp: null };
+    this.tickets.push(ticket);
+    return ticket;
+  }
+
+  closeTicket(ticket: ClaimTicket): void {
+    const i = this.tickets.indexOf(ticket);
+    if (i >= 0) this.tickets.splice(i, 1);
+    ticket.wakeUp?.();
+    this.maybeStop();
+  }
+
+  /**
+   * Sleeps until the ticket is offered work, the timeout or the abort. True when offered (at once if
+   * work appeared since its last look), false otherwise. Clears `hit` before returning true.
+   */
+  waitForWork(ticket: ClaimTicket, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (ticket.hit) {
+      ticket.hit = false;
+      return Promise.resolve(true);
+    }
+    ticket.woken = false;
+    if (signal?.aborted || timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        ticket.wakeUp = null;
+        const offered = ticket.hit;
+        ticket.hit = false;
+        resolve(offered);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      ticket.wakeUp = done;
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** A claim that was woken got a task: there may be more, so offer the turn to the next sleeper. */
+  passOn(ticket: ClaimTicket): void {
+    if (!ticket.woken) return;
+    ticket.woken = false;
+    const next = this.tickets.find(
+      (t) => t !== ticket && t.wakeUp !== null && t.agent.type === ticket.agent.type,
+    );
+    if (next) this.offer(next);
+  }
+
   close(): void {
     for (const w of [...this.waiters]) w();
+    for (const t of [...this.tickets]) t.wakeUp?.();
     this.unwatch?.();
     this.unwatch = null;
   }
 
   private ensureWatching(): void {
     if (this.unwatch) return;
-    this.unwatch = this.store.watch(() => {
-      this.version++;
-      for (const w of [...this.waiters]) w();
-    });
+    // Whatever happened while nobody watched is unknown: what was learnt about the queue is stale.
+    this.claims++;
+    this.unwatch = this.store.watch((hints) => this.changed(hints));
+  }
+
+  private changed(hints: readonly ChangeHint[] | null): void {
+    this.version++;
+    if (hints === null || hints.some((h) => h.kind !== 'other')) this.claims++;
+    for (const w of [...this.waiters]) w();
+    if (this.tickets.length === 0) return;
+    if (hints === null) {
+      // Anything may have changed: every claim under way looks again, and the first sleeper of each
+      // kind of agent is woken.
+      const seen = new Set<string>();
+      for (const t of this.tickets) {
+        if (t.wakeUp === null) {
+          t.hit = true;
+          continue;
+        }
+        const kind = JSON.stringify([t.agent.type, [...t.agent.capabilities].sort()]);
+        if (seen.has(kind)) continue;
+        seen.add(kind);
+        this.offer(t);
+      }
+      return;
+    }
+    for (const hint of hints) {
+      if (hint.kind === 'other') continue;
+      const fits = (t: ClaimTicket) =>
+        hint.kind === 'assigned'
+          ? t.agent.id === hint.agentId
+          : t.agent.type === hint.type && hint.requires.every((c) => t.agent.capabilities.includes(c));
+      const sleeper = this.tickets.find((t) => t.wakeUp !== null && !t.hit && fits(t));
+      if (sleeper) this.offer(sleeper);
+      // Claims under way may have looked before this work appeared: they look once more.
+      for (const t of this.tickets) if (t.wakeUp === null && fits(t)) t.hit = true;
+    }
+  }
+
+  private offer(ticket: ClaimTicket): void {
+    ticket.hit = true;
+    ticket.woken = true;
+    ticket.wakeUp?.();
   }
 
   /** Keep the store's watcher only while someone waits (it may hold a connection or a timer). */
   private maybeStop(): void {
-    if (this.waiters.size > 0 || !this.unwatch) return;
+    if (this.waiters.size > 0 || this.tickets.length > 0 || !this.unwatch) return;
     // Stay subscribed briefly: a claim loop re-subscribes right away; dropping and re-creating a
     // LISTEN connection each time would be wasteful.
     const unwatch = this.unwatch;
     setTimeout(() => {
-      if (this.waiters.size === 0 && this.unwatch === unwatch) {
+      if (this.waiters.size === 0 && this.tickets.length === 0 && this.unwatch === unwatch) {
         unwatch();
         this.unwatch = null;
       }

@@ -51,6 +51,7 @@ import type {
   ProgressInput,
   QuestionFilter,
   QuestionWrite,
+  LeaderInfo,
   ReapResult,
   Store,
   TaskChange,
@@ -66,7 +67,7 @@ import type {
   ReviewInput,
   TaskDetail,
 } from './api-types.js';
-import { ChangeSignal } from './change-signal.js';
+import { ChangeSignal, type ClaimTicket } from './change-signal.js';
 import type { CnsApi } from './cns-api.js';
 import { events } from './events.js';
 import { explainEmptyClaim, explainTask, type Explanation } from './explain.js';
@@ -115,6 +116,8 @@ export type ActorLike = Actor | string;
  */
 export class Coordinator implements CnsApi {
   readonly changes: ChangeSignal;
+  /** The next scheduled task per type, as last asked, with the claim epoch it holds for. */
+  private readonly scheduled = new Map<string, { epoch: number; at: number | null }>();
   readonly reaper: LeaseReaper;
   private closed = false;
   /**
@@ -174,6 +177,24 @@ export class Coordinator implements CnsApi {
         host: registration.host ?? null,
         pid: registration.pid ?? null,
       }),
+    );
+  }
+
+  /**
+   * Forget agents offline and silent for at least `silentForMs` (only `names` when given), never one
+   * holding a task: they leave the fleet's lists (their history stays) until they register again.
+   */
+  async forgetAgents(
+    options: { silentForMs: number; names?: readonly string[] },
+    actor: ActorLike,
+  ): Promise<Agent[]> {
+    checkNumber('the silence (ms)', options.silentForMs, 0, TIME_MAX);
+    for (const n of options.names ?? []) requireName('agent name', n);
+    checkActorName('actor', actor);
+    const now = await this.store.now();
+    return this.store.forgetAgents(
+      { silentSince: now - options.silentForMs, names: options.names ? [...options.names] : null },
+      events.agentForgotten(actorOf(actor).name, options.silentForMs),
     );
   }
 
@@ -444,60 +465,123 @@ export class Coordinator implements CnsApi {
     checkClaimant(agent);
     if (options.waitMs !== undefined) checkNumber('the wait (ms)', options.waitMs, 0, TIME_MAX);
     const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
-    const started = Date.now();
-    const deadline = started + waitMs;
     const leaseMs = options.leaseMs ?? this.config.policy.leaseMs;
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) {
       throw new InvalidInputError(
         `the lease length must be a whole number of milliseconds ≥ 1 (got ${leaseMs})`,
       );
     }
-    const signal = options.signal;
-    let lastProgress = started;
-    for (;;) {
-      const version = waitMs > 0 ? this.changes.watchFromNow() : 0;
+    const outcome = await this.untilWork(agent, { ...options, waitMs }, async (ticket) => {
       const claimed = await this.store.claim(agent, leaseMs, events.claimed(agent, leaseMs));
       if (claimed) {
+        if (ticket) this.changes.passOn(ticket);
         this.remember(claimed);
-        if (signal?.aborted) {
-          // The caller went away as the claim was made: it would never see the task. Give it back
-          // (if even that fails, the lease expires, or the session hands the task back next time).
-          await this.release(
-            claimed.task.id,
-            claimed.leaseToken,
-            'the claim was cancelled as it was made',
-          ).catch(() => undefined);
-          return { claimed: null, reason: 'the call was cancelled' };
-        }
-        return { claimed };
       }
-      const tried = Date.now();
-      // Try again at the backstop, or when a task scheduled for later becomes claimable.
-      const scheduled = tried < deadline ? await this.store.untilNextScheduled(agent.type) : null;
-      const recheckAt = tried + Math.min(this.config.claimBackstopMs, scheduled ?? Infinity);
-      // Wait for a change, that time, the deadline or the abort; tick onWaiting meanwhile.
+      return claimed;
+    });
+    if (outcome.found === null) return { claimed: null, reason: outcome.reason };
+    const claimed = outcome.found;
+    if (options.signal?.aborted) {
+      // The caller went away as the claim was made: it would never see the task. Give it back
+      // (if even that fails, the lease expires, or the session hands the task back next time).
+      await this.release(claimed.task.id, claimed.leaseToken, 'the claim was cancelled as it was made').catch(
+        () => undefined,
+      );
+      return { claimed: null, reason: 'the call was cancelled' };
+    }
+    return { claimed };
+  }
+
+  /**
+   * Waits, without claiming, until there is a task this agent could claim (assigned to it, kept for
+   * it, or pending of its type with capabilities it has), then returns it; or the reason there is
+   * none when the wait ends. Another agent may claim it first: the caller claims next (`cns wait`,
+   * then `task_next`). Costs what a waiting claim costs: nothing while nothing changes.
+   */
+  async waitForWork(
+    agent: Pick<AgentRef, 'id' | 'name' | 'type' | 'capabilities'>,
+    options: Pick<ClaimOptions, 'waitMs' | 'signal'> = {},
+  ): Promise<{ task: Task; reason?: undefined } | { task: null; reason: string }> {
+    // 0: a waiter that is no registered agent (nothing is assigned to it).
+    checkInt('agent id', agent.id, 0, ID_MAX);
+    if (options.waitMs !== undefined) checkNumber('the wait (ms)', options.waitMs, 0, TIME_MAX);
+    const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
+    const outcome = await this.untilWork(agent, { ...options, waitMs }, () =>
+      this.store.peekClaimable(agent),
+    );
+    return outcome.found === null ? { task: null, reason: outcome.reason } : { task: outcome.found };
+  }
+
+  /**
+   * How long until the next task of this type scheduled for later becomes claimable (null: none),
+   * asked of the store once per change of the queue: the waiting claims of a process (a thousand
+   * long-polls on one `cns serve`) share the answer until a hint says the queue changed.
+   */
+  private async nextScheduled(type: string): Promise<Millis | null> {
+    const epoch = this.changes.claimEpoch;
+    const known = this.scheduled.get(type);
+    const now = Date.now();
+    if (known && known.epoch === epoch && (known.at === null || known.at > now))
+      return known.at === null ? null : known.at - now;
+    const delay = await this.store.untilNextScheduled(type);
+    if (this.scheduled.size > 1_000) this.scheduled.clear();
+    this.scheduled.set(type, { epoch, at: delay === null ? null : now + delay });
+    return delay;
+  }
+
+  /**
+   * The waiting loop of claimNext and waitForWork: `look` (a claim, or a peek) now; while it finds
+   * nothing and time remains, sleep until this process's ChangeSignal offers work (see
+   * change-signal.ts), a task scheduled for later becomes claimable, or the backstop
+   * (config.claimBackstopMs) — then look again. `options.waitMs` is already capped.
+   */
+  private async untilWork<T>(
+    agent: Pick<AgentRef, 'id' | 'name' | 'type' | 'capabilities'>,
+    options: ClaimOptions & { waitMs: number },
+    look: (ticket: ClaimTicket | null) => Promise<T | null>,
+  ): Promise<{ found: T; reason?: undefined } | { found: null; reason: string }> {
+    const { waitMs, signal } = options;
+    const started = Date.now();
+    const deadline = started + waitMs;
+    let lastProgress = started;
+    // Waiting claims queue for work in this process (ChangeSignal): a new task is offered to one
+    // of them at a time, so a thousand agents long-polling one `cns serve` do not all try for it.
+    const ticket = waitMs > 0 ? this.changes.openTicket(agent) : null;
+    try {
       for (;;) {
-        const now = Date.now();
-        if (now >= deadline || signal?.aborted) {
-          return {
-            claimed: null,
-            reason: await explainEmptyClaim(this.store, agent, await this.store.now()),
-          };
+        if (ticket) ticket.hit = false;
+        const found = await look(ticket);
+        if (found !== null) return { found };
+        const tried = Date.now();
+        // Look again at the backstop, or when a task scheduled for later becomes claimable.
+        const scheduled = ticket && tried < deadline ? await this.nextScheduled(agent.type) : null;
+        const recheckAt = tried + Math.min(this.config.claimBackstopMs, scheduled ?? Infinity);
+        // Wait to be offered work, for that time, the deadline or the abort; tick onWaiting meanwhile.
+        for (;;) {
+          const now = Date.now();
+          if (now >= deadline || signal?.aborted || !ticket) {
+            return {
+              found: null,
+              reason: await explainEmptyClaim(this.store, agent, await this.store.now()),
+            };
+          }
+          if (options.onWaiting && now - lastProgress >= 1_000) {
+            lastProgress = now;
+            options.onWaiting(now - started);
+          }
+          const untilBackstop = recheckAt - now;
+          if (untilBackstop <= 0) break;
+          const untilTick = options.onWaiting ? lastProgress + 1_000 - now : Infinity;
+          const offered = await this.changes.waitForWork(
+            ticket,
+            Math.max(1, Math.min(deadline - now, untilBackstop, untilTick)),
+            signal,
+          );
+          if (offered) break;
         }
-        if (options.onWaiting && now - lastProgress >= 1_000) {
-          lastProgress = now;
-          options.onWaiting(now - started);
-        }
-        const untilBackstop = recheckAt - now;
-        if (untilBackstop <= 0) break;
-        const untilTick = options.onWaiting ? lastProgress + 1_000 - now : Infinity;
-        const changed = await this.changes.waitSince(
-          version,
-          Math.max(1, Math.min(deadline - now, untilBackstop, untilTick)),
-          signal,
-        );
-        if (changed) break;
       }
+    } finally {
+      if (ticket) this.changes.closeTicket(ticket);
     }
   }
 
@@ -637,6 +721,17 @@ export class Coordinator implements CnsApi {
   }
 
   /** One sweep of the lease reaper now (its failure thrown): expired leases, silent agents. */
+  /** Which process leads the lease reaper of this database (null: none has yet). */
+  reaperLeader(): Promise<LeaderInfo | null> {
+    return this.store.leader('reaper');
+  }
+
+  /** Whether some process's lease reaper sweeps this database now (its leader is known alive). */
+  async reaperRunning(): Promise<boolean> {
+    const leader = await this.store.leader('reaper');
+    return leader !== null && leader.expiresAt > (await this.store.now());
+  }
+
   reap(): Promise<ReapResult> {
     return this.reaper.reapNow();
   }

@@ -209,6 +209,16 @@ export const events = {
   },
 
   /** Its agent is the store's to fill (one event per agent marked). */
+  agentForgotten(actor: string, silentForMs: number): EventSpec {
+    return {
+      kind: 'agent.forgotten',
+      actor,
+      agentId: null,
+      message: `forgotten: offline, not heard from for more than ${Math.round(silentForMs / 1000)} s`,
+      data: null,
+    };
+  },
+
   agentOffline(offlineAfterMs: number): EventSpec {
     return {
       kind: 'agent.offline',

@@ -166,7 +166,11 @@ function summarize(task: Task, reasons: Reason[]): string {
 }
 
 /** Why a claim for this agent found nothing: in words, for the agent. */
-export async function explainEmptyClaim(store: Store, agent: AgentRef, now: Millis): Promise<string> {
+export async function explainEmptyClaim(
+  store: Store,
+  agent: Pick<AgentRef, 'type' | 'capabilities'>,
+  now: Millis,
+): Promise<string> {
   const page = await store.listTasks({ status: ['pending', 'blocked'], type: agent.type, limit: 500 });
   const pending = page.items.filter((t) => t.status === 'pending');
   const blocked = page.items.filter((t) => t.status === 'blocked');

@@ -1,17 +1,20 @@
 import type { CnsConfig } from '../core/config.js';
-import type { ReapResult, Store } from '../store/store.js';
+import type { Leadership, ReapResult, Store } from '../store/store.js';
 import { events } from './events.js';
 import { decideExpire } from './lifecycle.js';
 
 /**
  * Sweeps expired leases back to the queue (or to failed: src/coordinator/lifecycle.ts decides) and
- * marks silent agents offline, every `reaperIntervalMs`. Every coordinator runs one by default;
- * sweeps are idempotent (an expired lease is written under its own token), so several processes
- * sweeping the same database is safe.
+ * marks silent agents offline, every `reaperIntervalMs` — in one process per database: every
+ * coordinator campaigns for the lead (Store.campaign: an advisory lock on PostgreSQL, a leased row
+ * on SQLite) and only the leader sweeps; when it dies another takes over. Sweeps are idempotent (an
+ * expired lease is written under its own token), so the brief overlap a lost connection can cause
+ * is safe.
  */
 export class LeaseReaper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<ReapResult | null> | null = null;
+  private leadership: Leadership | null = null;
 
   constructor(
     private readonly store: Store,
@@ -19,10 +22,30 @@ export class LeaseReaper {
     private readonly onError: (err: unknown) => void = () => {},
   ) {}
 
+  /** Campaigns for the lead; sweeps while it leads. */
   start(): void {
+    if (this.leadership) return;
+    this.leadership = this.store.campaign('reaper', {
+      checkMs: this.config.reaperIntervalMs,
+      onChange: (leading) => (leading ? this.startSweeping() : this.stopSweeping()),
+    });
+  }
+
+  /** Whether this process sweeps for the database now. */
+  get leading(): boolean {
+    return this.leadership?.leading ?? false;
+  }
+
+  private startSweeping(): void {
     if (this.timer) return;
+    void this.sweep(); // a new leader sweeps at once: the old one may have died with leases due
     this.timer = setInterval(() => void this.sweep(), this.config.reaperIntervalMs);
     this.timer.unref();
+  }
+
+  private stopSweeping(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   /** One sweep now (a sweep already under way is joined, not doubled). */
@@ -54,8 +77,10 @@ export class LeaseReaper {
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopSweeping();
+    const leadership = this.leadership;
+    this.leadership = null;
     await this.running;
+    await leadership?.stop();
   }
 }

@@ -10,6 +10,8 @@ export interface OpenCoordinatorOptions extends ConfigInput {
   reaper?: boolean;
   /** Replace the time source (tests). */
   clock?: Clock;
+  /** PostgreSQL pool size when the configuration leaves it to the front (pgPoolSize null). Default 10. */
+  defaultPoolSize?: number;
   /** Where background errors (reaper, watcher) go. Default: stderr. */
   onError?: (err: unknown) => void;
 }
@@ -23,9 +25,14 @@ export interface OpenCoordinatorOptions extends ConfigInput {
  * ```
  */
 export async function openCoordinator(options: OpenCoordinatorOptions = {}): Promise<Coordinator> {
-  const { config: given, reaper, clock, onError, ...input } = options;
+  const { config: given, reaper, clock, onError, defaultPoolSize, ...input } = options;
   const config = given ?? resolveConfig(input);
-  const store = await openStore(config.db, { policy: config.policy, clock, schema: config.schema });
+  const store = await openStore(config.db, {
+    policy: config.policy,
+    clock,
+    schema: config.schema,
+    poolSize: config.pgPoolSize ?? defaultPoolSize ?? 10,
+  });
   return new Coordinator(store, config, {
     reaper,
     onError: onError ?? ((err) => process.stderr.write(`cns: background error: ${String(err)}\n`)),

@@ -43,6 +43,12 @@ export interface CnsConfig {
    * body>`. Default none. Env CNS_WEBHOOK_SECRET.
    */
   webhookSecret: string | null;
+  /**
+   * PostgreSQL: the most connections this process's pool opens (LISTEN and the reaper's lock have
+   * their own). Default null: the front decides — 2 for an agent's process (`cns mcp`, `cns task`,
+   * `cns worker`, `cns wait`), 10 for `cns serve` and the TypeScript API. Env CNS_PG_POOL_SIZE.
+   */
+  pgPoolSize: number | null;
 }
 
 export interface ConfigInput {
@@ -63,6 +69,7 @@ export interface ConfigInput {
   claimBackstopMs?: number;
   questionWebhookUrl?: string;
   webhookSecret?: string;
+  pgPoolSize?: number;
 }
 
 const ENV: Record<string, keyof ConfigInput> = {
@@ -79,6 +86,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   CNS_PREFER_ASKER_MS: 'preferAskerMs',
   CNS_QUESTION_WEBHOOK: 'questionWebhookUrl',
   CNS_WEBHOOK_SECRET: 'webhookSecret',
+  CNS_PG_POOL_SIZE: 'pgPoolSize',
 };
 
 /** The settings that are text (the others are numbers). */
@@ -137,6 +145,7 @@ export function resolveConfig(
     claimBackstopMs: pick('claimBackstopMs') ?? 10_000,
     questionWebhookUrl: pick('questionWebhookUrl') ?? null,
     webhookSecret: pick('webhookSecret') ?? null,
+    pgPoolSize: pick('pgPoolSize') ?? null,
   };
   validate(config);
   return Object.freeze({ ...config, policy: Object.freeze(policy) });
@@ -173,6 +182,10 @@ function validate(c: CnsConfig): void {
   if (c.questionWebhookUrl !== null && !/^https?:\/\/[^\s]+$/.test(c.questionWebhookUrl))
     throw new InvalidInputError(
       `the question webhook must be an http(s) URL (got ${JSON.stringify(c.questionWebhookUrl)})`,
+    );
+  if (c.pgPoolSize !== null && (!Number.isInteger(c.pgPoolSize) || c.pgPoolSize < 1 || c.pgPoolSize > 1000))
+    throw new InvalidInputError(
+      `the PostgreSQL pool size must be a whole number from 1 to 1000 (got ${c.pgPoolSize})`,
     );
   if (c.waitDefaultMs < 0 || c.waitMaxMs < c.waitDefaultMs)
     throw new InvalidInputError('the default wait must be between 0 and the maximum wait');

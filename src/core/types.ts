@@ -224,7 +224,8 @@ export type EventKind =
   | 'workflow.cancelled'
   | 'agent.registered'
   | 'agent.deregistered'
-  | 'agent.offline';
+  | 'agent.offline'
+  | 'agent.forgotten';
 
 /** An append-only log row for every state change and every agent join/leave. */
 export interface CnsEvent {

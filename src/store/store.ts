@@ -51,6 +51,8 @@ export interface StoreOptions {
    * (`now()`); a clock given here replaces it (tests).
    */
   clock?: Clock;
+  /** PostgreSQL: the most connections of the store's pool. Default 10. */
+  poolSize?: number;
 }
 
 export interface AgentRegistration {
@@ -301,6 +303,16 @@ export interface Store {
    */
   markOffline(offlineAfterMs: Millis, event: EventSpec): Promise<Agent[]>;
   /**
+   * Forget agents that are offline and have not been heard from since `silentSince` (optionally
+   * only those `names`), never one holding a task: listAgents leaves them out from then on (their
+   * history, events and attempts stay; getAgent still finds them). Registering or heartbeating again
+   * brings an agent back. One `event` per agent forgotten. Returns them.
+   */
+  forgetAgents(
+    filter: { silentSince: Millis; names: readonly string[] | null },
+    event: EventSpec,
+  ): Promise<Agent[]>;
+  /**
    * The tasks this session of the agent holds (in progress under its lease), each as its claim
    * handed it out: lease token, dependencies' results and the earlier attempts. Oldest claim first.
    */
@@ -343,9 +355,16 @@ export interface Store {
    */
   claim(agent: AgentRef, leaseMs: Millis, event: EventSpec): Promise<ClaimedTask | null>;
   /**
+   * The task a claim by this agent would take now (assigned to it, then kept for it, then the best
+   * pending task it may take), without taking it; null when there is none. Another agent may
+   * claim it first: this only says that work is there (`cns wait`).
+   */
+  peekClaimable(agent: Pick<AgentRef, 'id' | 'type' | 'capabilities'>): Promise<Task | null>;
+  /**
    * How long until the earliest pending task of this type that is scheduled for later (runAfter in
-   * the future: a delayed task, a retry's backoff) becomes claimable, in ms by the store's clock;
-   * null when there is none. A waiting claim sleeps until then instead of polling.
+   * the future: a delayed task, a retry's backoff; or kept for another agent until preferUntil)
+   * becomes claimable by any agent, in ms by the store's clock; null when there is none. A waiting
+   * claim sleeps until then instead of polling.
    */
   untilNextScheduled(type: string): Promise<Millis | null>;
   /** Renew one task's lease by its length (now + Lease.lengthMs). Null when the token is not its lease. */
@@ -406,7 +425,51 @@ export interface Store {
   /**
    * Call `listener` (coalesced, asynchronously) after changes to tasks — by this process at once,
    * by other processes soon (capabilities.crossProcessWatch). A hint only: listeners re-read.
+   * `hints` says what changed when the store can tell (PostgreSQL's notifications carry it), or is
+   * null when anything may have changed (SQLite's cross-process signal, a reconnection).
    * Returns the function that stops listening.
    */
-  watch(listener: () => void): () => void;
+  watch(listener: (hints: readonly ChangeHint[] | null) => void): () => void;
+
+  /**
+   * Campaign to lead `name` (the lease reaper): of the stores campaigning on one database, one
+   * leads at a time, so a periodic job runs once per database rather than once per process. A
+   * brief overlap is possible when a leader loses its connection unnoticed, so what runs under
+   * leadership must be idempotent. `onChange(true)` when this store becomes the leader,
+   * `onChange(false)` when it stops being it. A leader that dies is replaced — on SQLite at the next
+   * check of another store (every `checkMs`; a leader on this host is checked alive by its pid, one
+   * elsewhere by its lease), on PostgreSQL at once by the standby waiting on the advisory lock.
+   */
+  campaign(name: string, options: { checkMs: Millis; onChange: (leading: boolean) => void }): Leadership;
+  /** Who leads `name`, as the leader recorded it when it took over; null when nobody has yet. */
+  leader(name: string): Promise<LeaderInfo | null>;
+}
+
+/**
+ * What a change made, as far as a store can tell. `claimable`: a task of this type (needing these
+ * capabilities) became pending; `assigned`: a task became claimable by this agent only (assigned to
+ * it, or kept for it after an answer); `other`: anything else (progress, review, a final status…).
+ */
+export type ChangeHint =
+  | { kind: 'claimable'; type: string; requires: readonly string[] }
+  | { kind: 'assigned'; agentId: number }
+  | { kind: 'other' };
+
+/** A campaign for leadership (Store.campaign). */
+export interface Leadership {
+  /** Whether this store leads now. */
+  readonly leading: boolean;
+  /** Stop campaigning and give the leadership up (another store may take it at once). */
+  stop(): Promise<void>;
+}
+
+/** The recorded leader of a campaign. */
+export interface LeaderInfo {
+  name: string;
+  host: string;
+  pid: number;
+  /** When it took over. */
+  since: Millis;
+  /** Until when it is known alive (it renews this while it leads; 0 once it stepped down). */
+  expiresAt: Millis;
 }

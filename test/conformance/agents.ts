@@ -196,4 +196,41 @@ export function agentTests(h: BackendHarness): void {
       expect(listed.find((x) => x.id === b.id)?.heldTasks).toEqual([cb.task.id]);
     });
   });
+
+  describe('forgetting agents', () => {
+    const ctx = useStore(h);
+
+    it('forgets only agents offline and silent that long, never one holding a task; they come back when they register', async () => {
+      const gone = await ctx.agent('gone-1');
+      const holder = await ctx.agent('holder-1');
+      const t = await createOne(ctx.store);
+      await ctx.claim(holder);
+      await ctx.cns.deregisterAgent(gone.id, gone.session);
+      ctx.clock.advance(ctx.policy.offlineAfterMs + 60_000);
+      await ctx.agent('fresh-1');
+
+      // Silent for 2 minutes at least: gone-1 (deregistered), not holder-1 (holds a task, though
+      // silent), not fresh-1 (just registered).
+      const forgotten = await ctx.cns.forgetAgents({ silentForMs: 120_000 }, 'tester');
+      expect(forgotten.map((a) => a.name)).toEqual([]);
+      const later = await ctx.cns.forgetAgents({ silentForMs: 60_000 }, 'tester');
+      expect(later.map((a) => a.name)).toEqual(['gone-1']);
+      expect((await ctx.store.listAgents()).map((a) => a.name).sort()).toEqual(['fresh-1', 'holder-1']);
+      // Its history stays: it is still found by name and id, and the event names it.
+      expect((await ctx.store.getAgent('gone-1'))?.id).toBe(gone.id);
+      const events = await ctx.store.listEvents({ kinds: ['agent.forgotten'] });
+      expect(events.map((e) => [e.agentId, e.actor])).toEqual([[gone.id, 'tester']]);
+      // Forgetting again finds nothing; naming an agent limits the forgetting to it.
+      expect(await ctx.cns.forgetAgents({ silentForMs: 0 }, 'tester')).toEqual([]);
+      expect((await ctx.cns.forgetAgents({ silentForMs: 0, names: ['holder-1'] }, 'tester')).length).toBe(0);
+      expect((await ctx.task(t.id)).status).toBe('in_progress');
+
+      await ctx.agent('gone-1');
+      expect((await ctx.store.listAgents()).map((a) => a.name).sort()).toEqual([
+        'fresh-1',
+        'gone-1',
+        'holder-1',
+      ]);
+    });
+  });
 }

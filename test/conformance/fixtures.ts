@@ -25,7 +25,12 @@ export interface BackendHarness {
   /** 'sqlite' | 'postgres' — shown in test names. */
   name: string;
   /** A fresh, empty, isolated store. */
-  open(options: StoreOptions): Promise<{ store: Store; cleanup(): Promise<void> }>;
+  open(options: StoreOptions): Promise<{
+    store: Store;
+    cleanup(): Promise<void>;
+    /** A second store on the same database (as another process would open it); closed by cleanup. */
+    openAnother(options: StoreOptions): Promise<Store>;
+  }>;
 }
 
 /** The policy every test runs with (short, round numbers so that expected times are easy to state). */
@@ -102,6 +107,8 @@ export function total(c: Record<TaskStatus, number>): number {
 export const BOGUS_TOKEN = '0123456789abcdef0123456789abcdef';
 
 export interface StoreContext {
+  /** A second store on the same database, sharing the clock (closed with the first). */
+  another(): Promise<Store>;
   readonly store: Store;
   /**
    * A coordinator over the store (no reaper running, the test policy): the lifecycle's decisions
@@ -132,7 +139,7 @@ export interface StoreContext {
  * and cleans it up after. Read the fields inside tests only.
  */
 export function useStore(h: BackendHarness, policy: Policy = { ...TEST_POLICY }): StoreContext {
-  let current: { store: Store; cleanup(): Promise<void> } | null = null;
+  let current: Awaited<ReturnType<BackendHarness['open']>> | null = null;
   let cns: Coordinator | null = null;
   let clock = new ManualClock(T0);
   beforeEach(async () => {
@@ -169,6 +176,10 @@ export function useStore(h: BackendHarness, policy: Policy = { ...TEST_POLICY })
       return clock;
     },
     policy,
+    async another() {
+      if (!current) throw new Error('no store open (use the context inside a test)');
+      return current.openAnother({ policy, clock });
+    },
     async agent(name, type = 'backend', capabilities = [], extra = {}) {
       return ctx.cns.registerAgent({ name, type, capabilities, ...extra });
     },

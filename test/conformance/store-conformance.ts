@@ -14,6 +14,7 @@ import { creationTests } from './creation.js';
 import { divergenceTests } from './divergences.js';
 import { exactTests } from './exact.js';
 import type { BackendHarness } from './fixtures.js';
+import { leadershipTests } from './leadership.js';
 import { leaseTests } from './leases.js';
 import { modelTests } from './model.js';
 import { queryTests } from './queries.js';
@@ -38,6 +39,7 @@ export function defineStoreConformance(h: BackendHarness): void {
     queryTests(h);
     modelTests(h);
     coordinatorTests(h);
+    leadershipTests(h);
     tokenTests(h);
   });
 }

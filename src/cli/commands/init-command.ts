@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -49,6 +50,7 @@ interface InitReport {
   dbCreated: boolean;
   mcpJson: { path: string; added: string[]; updated: string[]; kept: string[]; created: boolean };
   gitignore: 'added' | 'present' | 'absent';
+  claudeHook: { path: string; mode: HookMode; action: 'added' | 'replaced' } | null;
 }
 
 /** `cns init`: `.cns/` + the database (migrated) + `.mcp.json` entries + `.gitignore`. Idempotent. */
@@ -59,6 +61,10 @@ export function registerInitCommand(program: Command): void {
       'set up cns in the current folder: .cns/ with the database, .mcp.json entries for Claude Code, .gitignore',
     )
     .option('--json', 'print what was done as JSON')
+    .option(
+      '--claude-hook [mode]',
+      'also install the Claude Code hook (.claude/settings.json) that makes an idle worker session wait for work outside the model: "rewake" (an async Stop hook with asyncRewake), "stop" (a blocking Stop hook, for older Claude Code) or "auto" (the default: rewake unless the claude on PATH is older than 2.1.197)',
+    )
     .addHelpText(
       'after',
       `
@@ -73,10 +79,19 @@ What it does (safe to run again; nothing else is overwritten):
     Entries that an earlier "cns init" wrote (also "npx cns mcp …") are updated to run this cns;
     other entries and keys are kept as they are. A malformed .mcp.json is an error and is left
     untouched;
-  - adds .cns/ to .gitignore when there is a .gitignore that lacks it.`,
+  - adds .cns/ to .gitignore when there is a .gitignore that lacks it;
+  - with --claude-hook: merges into .claude/settings.json (created if missing) a Stop hook that runs
+    "cns wait --hook …" for the agent of that session: when the model stops with nothing to do, the
+    session waits without spending tokens and is woken (or kept going) when a task it can claim
+    arrives; without work it just rests. Other settings and hooks are kept; an earlier cns hook is
+    replaced. See docs/claude-code.md.`,
     )
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .action(async (opts: { json?: boolean; claudeHook?: string | boolean }, cmd: Command) => {
       const cwd = process.cwd();
+      const hookMode = opts.claudeHook === undefined ? null : chooseHookMode(opts.claudeHook);
+      // Read .claude/settings.json first too: if it is malformed, stop before changing anything.
+      const settingsPath = join(cwd, '.claude', 'settings.json');
+      const settings = hookMode ? readSettings(settingsPath) : null;
       const globals = cmd.optsWithGlobals() as GlobalOptions;
       const explicitDb = explicitDatabase(globals);
       const dbOption = explicitDb ? globals.db : join(cwd, '.cns', 'cns.db');
@@ -111,12 +126,20 @@ What it does (safe to run again; nothing else is overwritten):
       if (added.length + updated.length > 0) writeFileSync(mcpPath, `${JSON.stringify(mcp.doc, null, 2)}\n`);
 
       const gitignore = updateGitignore(join(cwd, '.gitignore'));
+      let hook: InitReport['claudeHook'] = null;
+      if (hookMode && settings) {
+        const action = installStopHook(settings, hookMode);
+        mkdirSync(join(cwd, '.claude'), { recursive: true });
+        writeFileSync(settingsPath, `${JSON.stringify(settings, null, 2)}\n`);
+        hook = { path: settingsPath, mode: hookMode, action };
+      }
       const report: InitReport = {
         directory: cwd,
         db: maskDatabaseUrl(config.db),
         dbCreated: !dbExisted,
         mcpJson: { path: mcpPath, added, updated, kept, created: !mcp.existed },
         gitignore,
+        claudeHook: hook,
       };
       if (opts.json) return printJson(report);
 
@@ -139,6 +162,11 @@ What it does (safe to run again; nothing else is overwritten):
         }`,
       );
       lines.push(`              (they run: ${selfCommandLine(['mcp'])} …)`);
+      if (hook) {
+        lines.push(
+          `  .claude/settings.json  ${hook.action} the Stop hook (${hook.mode === 'rewake' ? 'async, asyncRewake: an idle session is woken when work arrives' : 'blocking: the session waits in the hook until work arrives'})`,
+        );
+      }
       if (gitignore === 'added') lines.push('  .gitignore  added .cns/');
       else if (gitignore === 'present') lines.push('  .gitignore  already ignores .cns/');
       if (explicitDb) {
@@ -196,4 +224,91 @@ function updateGitignore(path: string): 'added' | 'present' | 'absent' {
   if (ignored) return 'present';
   writeFileSync(path, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}.cns/\n`);
   return 'added';
+}
+
+// ── the Claude Code hook ────────────────────────────────────────────────────────────────────────
+
+type HookMode = 'rewake' | 'stop';
+
+/** The oldest Claude Code known to run `asyncRewake` hooks (checked against its settings schema). */
+const REWAKE_SINCE = [2, 1, 197];
+
+function chooseHookMode(value: string | boolean): HookMode {
+  const mode = value === true ? 'auto' : String(value);
+  if (mode === 'rewake' || mode === 'stop') return mode;
+  if (mode !== 'auto')
+    throw new InvalidInputError(`--claude-hook must be rewake, stop or auto (got ${JSON.stringify(mode)})`);
+  const found = spawnSync('claude', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  const version = /(\d+)\.(\d+)\.(\d+)/.exec(found.stdout ?? '');
+  if (!version) return 'rewake'; // not installed here (yet): the current behaviour
+  const [a, b, c] = version.slice(1).map(Number) as [number, number, number];
+  const [x, y, z] = REWAKE_SINCE as [number, number, number];
+  const older = a !== x ? a < x : b !== y ? b < y : c < z;
+  return older ? 'stop' : 'rewake';
+}
+
+/** The hook entry: `cns wait --hook MODE` for this session's agent (type from CNS_AGENT_TYPE). */
+export function stopHookEntry(mode: HookMode): Record<string, unknown> {
+  // The wait ends a little before the hook's own timeout, so Claude Code never kills it.
+  const command = `${selfCommandLine(['wait', '--hook', mode, '--timeout', mode === 'rewake' ? '23h' : '55m'])} --type "\${CNS_AGENT_TYPE:-general}"`;
+  return mode === 'rewake'
+    ? { type: 'command', command, async: true, asyncRewake: true, timeout: 86_400 }
+    : { type: 'command', command, timeout: 3_600, statusMessage: 'waiting for a cns task' };
+}
+
+/** Whether a hook entry is one cns wrote (any mode, any path to cns). */
+function isCnsHook(entry: unknown): boolean {
+  const command = (entry as { command?: unknown } | null)?.command;
+  return (
+    typeof command === 'string' &&
+    / wait --hook (rewake|stop)\b/.test(command) &&
+    /cli[\\/]main\.[jt]s/.test(command)
+  );
+}
+
+/** Adds (or replaces an earlier cns's) Stop hook; every other hook and setting is kept. */
+function installStopHook(settings: Record<string, unknown>, mode: HookMode): 'added' | 'replaced' {
+  // Shapes checked by readSettings, before anything was written.
+  const hooks = (settings.hooks ??= {}) as Record<string, unknown>;
+  const stop = (hooks.Stop ??= []) as unknown[];
+  let replaced = false;
+  for (let i = stop.length - 1; i >= 0; i--) {
+    const group = stop[i] as { hooks?: unknown } | null;
+    if (!group || !Array.isArray(group.hooks)) continue;
+    const kept = group.hooks.filter((h) => !isCnsHook(h));
+    if (kept.length === group.hooks.length) continue;
+    replaced = true;
+    if (kept.length === 0) stop.splice(i, 1);
+    else group.hooks = kept;
+  }
+  stop.push({ hooks: [stopHookEntry(mode)] });
+  return replaced ? 'replaced' : 'added';
+}
+
+function readSettings(path: string): Record<string, unknown> {
+  if (!existsSync(path)) return {};
+  const text = readFileSync(path, 'utf8');
+  let doc: unknown;
+  try {
+    doc = text.trim() === '' ? {} : JSON.parse(text);
+  } catch (err) {
+    throw new InvalidInputError(
+      `.claude/settings.json is not valid JSON (${(err as Error).message}); fix or remove it — nothing was changed`,
+    );
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new InvalidInputError(
+      '.claude/settings.json must hold a JSON object; fix it — nothing was changed',
+    );
+  const hooks = (doc as { hooks?: unknown }).hooks;
+  if (hooks !== undefined && (hooks === null || typeof hooks !== 'object' || Array.isArray(hooks)))
+    throw new InvalidInputError(
+      '.claude/settings.json: "hooks" must be an object; fix it — nothing was changed',
+    );
+  const stop = (hooks as { Stop?: unknown } | undefined)?.Stop;
+  if (stop !== undefined && !Array.isArray(stop))
+    throw new InvalidInputError(
+      '.claude/settings.json: "hooks.Stop" must be an array; fix it — nothing was changed',
+    );
+  return doc as Record<string, unknown>;
 }

@@ -60,7 +60,7 @@ See docs/http-api.md for the routes, roles and errors.`,
     .action(async (opts: ServeOptions, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const { startServer } = await import('../../http/http-server.js');
-      const coordinator = await openFromOptions(global, { reaper: true, create: true });
+      const coordinator = await openFromOptions(global, { reaper: true, create: true, poolSize: 10 });
       let firstSecret: string | null = null;
       let running;
       try {

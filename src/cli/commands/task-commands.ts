@@ -467,14 +467,7 @@ The agent is not deregistered when this command exits (that would release the ta
         const outcome = await withCoordinator(
           cmd,
           async (c) => {
-            const agent = await c.registerAgent({
-              name: opts.agent,
-              type: opts.type,
-              capabilities: opts.capability ?? [],
-              host: hostname(),
-              pid: null,
-              clientInfo: { client: 'cns-cli' },
-            });
+            const agent = await claimantFor(c, opts);
             return c.claimNext(agent, { waitMs, leaseMs: opts.leaseMs, signal: abort.signal });
           },
           { sweep: true, config: { waitMaxMs: Math.max(50_000, waitMs), leaseMs: opts.leaseMs } },
@@ -495,6 +488,33 @@ The agent is not deregistered when this command exits (that would release the ta
         process.off('SIGINT', onSigint);
       }
     });
+}
+
+/**
+ * The agent a shell claim acts as: the registered agent of that name, when its type and
+ * capabilities are the ones asked for (marked alive, its session kept: a shell loop's claims are
+ * one run of one agent, not a new registration each time); else it registers (again).
+ */
+async function claimantFor(c: Coordinator, opts: ClaimOpts): Promise<Agent> {
+  const capabilities = [...new Set(opts.capability ?? [])].sort();
+  const known = await c.findAgent(opts.agent);
+  if (
+    known &&
+    known.session !== null &&
+    known.deregisteredAt === null &&
+    known.type === opts.type &&
+    JSON.stringify([...known.capabilities].sort()) === JSON.stringify(capabilities)
+  ) {
+    return (await c.heartbeat(known.id, known.session)).agent;
+  }
+  return c.registerAgent({
+    name: opts.agent,
+    type: opts.type,
+    capabilities,
+    host: hostname(),
+    pid: null,
+    clientInfo: { client: 'cns-cli' },
+  });
 }
 
 function registerComplete(task: Command): void {

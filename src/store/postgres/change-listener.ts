@@ -5,16 +5,44 @@
  * many notifications, one call per tick. There is no timer here: a hint is only a hint, and every
  * waiter re-checks on its own backstop (config pollBackstopMs), so nothing runs while nothing
  * happens.
+ *
+ * Each notification's payload says what changed (migration 0007: `{"type","requires"}` when a task
+ * became pending, `{"agent"}` when one became claimable by one agent only, '' for anything else);
+ * the listeners get the hints of the tick, or null when anything may have changed (after a
+ * reconnection, or a payload it cannot read).
  */
 import pg from 'pg';
+import type { ChangeHint } from '../store.js';
+
+type Listener = (hints: readonly ChangeHint[] | null) => void;
+
+/** Reads one notification's payload; null when it cannot tell. */
+export function parseHint(payload: string | undefined): ChangeHint | null {
+  if (payload === undefined || payload === '') return { kind: 'other' };
+  try {
+    const p = JSON.parse(payload) as { type?: unknown; requires?: unknown; agent?: unknown };
+    if (typeof p.agent === 'number') return { kind: 'assigned', agentId: p.agent };
+    if (typeof p.type === 'string') {
+      const requires = Array.isArray(p.requires) ? p.requires.filter((r) => typeof r === 'string') : [];
+      // A payload cut short for size carries no capabilities: treat it as needing none (a waiter
+      // tries, at worst, one claim that finds nothing).
+      return { kind: 'claimable', type: p.type, requires };
+    }
+  } catch {
+    // fall through
+  }
+  return null;
+}
 
 /** Reconnection backoff: starts here, doubles, capped at RECONNECT_MAX_MS. */
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 
 export class ChangeListener {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<Listener>();
   private scheduled = false;
+  /** The hints gathered for the next call; null: anything may have changed. */
+  private pending: ChangeHint[] | null = [];
   private closed = false;
   private client: pg.Client | null = null;
   /** Bumped whenever the current connection is abandoned, so stale callbacks do nothing. */
@@ -27,7 +55,7 @@ export class ChangeListener {
     private readonly channel: string,
   ) {}
 
-  add(listener: () => void): () => void {
+  add(listener: Listener): () => void {
     if (this.closed) return () => undefined;
     this.listeners.add(listener);
     if (this.listeners.size === 1) this.start();
@@ -40,16 +68,29 @@ export class ChangeListener {
     };
   }
 
-  /** Calls the listeners soon (coalesced). Used for this process's own changes too. */
-  notify(): void {
-    if (this.scheduled || this.closed || this.listeners.size === 0) return;
+  /**
+   * Calls the listeners soon (coalesced) with `hint` among the tick's hints; null: anything may have
+   * changed. This process's own changes come with `{ kind: 'other' }` (they wake waits for results
+   * and events at once; work they make claimable is announced by the database's notification).
+   */
+  notify(hint: ChangeHint | null = { kind: 'other' }): void {
+    if (this.closed || this.listeners.size === 0) return;
+    if (hint === null) this.pending = null;
+    else if (
+      this.pending !== null &&
+      !(hint.kind === 'other' && this.pending.some((h) => h.kind === 'other'))
+    )
+      this.pending.push(hint);
+    if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      const hints = this.pending;
+      this.pending = [];
       if (this.closed) return;
       for (const listener of [...this.listeners]) {
         try {
-          listener();
+          listener(hints);
         } catch {
           // A listener's failure is its own; the others still run.
         }
@@ -91,7 +132,7 @@ export class ChangeListener {
     };
     client.on('error', onLost);
     client.on('end', onLost);
-    client.on('notification', () => this.notify());
+    client.on('notification', (msg) => this.notify(parseHint(msg.payload)));
     try {
       await client.connect();
       await client.query(`LISTEN "${this.channel}"`);
@@ -107,7 +148,7 @@ export class ChangeListener {
     this.client = client;
     this.backoffMs = RECONNECT_MIN_MS;
     // Something may have changed before we were listening (a waiter looked, then LISTEN began).
-    this.notify();
+    this.notify(null);
   }
 
   private scheduleReconnect(): void {

@@ -8,6 +8,7 @@
  *   data-modifying CTEs (sql.ts); the rest run in short transactions.
  * - Wake-ups: LISTEN/NOTIFY plus a polling backstop (change-listener.ts).
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { NormalizedBatch } from '../../core/batch.js';
 import { CnsError, ConflictError, InvalidInputError, NotFoundError } from '../../core/errors.js';
@@ -31,6 +32,9 @@ import type {
 import type {
   AgentRef,
   AgentRegistration,
+  ChangeHint,
+  LeaderInfo,
+  Leadership,
   CreateTasksResult,
   Decision,
   EventFilter,
@@ -49,6 +53,7 @@ import type {
   TaskState,
 } from '../store.js';
 import { ChangeListener } from './change-listener.js';
+import { PostgresCampaign } from './leadership.js';
 import { StatementBatcher, type BatchOutcome } from './statement-batcher.js';
 import {
   DEFAULT_SCHEMA,
@@ -106,6 +111,10 @@ export async function openPostgresStore(
     ...sessionOptions(url, schema),
     connectionTimeoutMillis: 10_000,
     types: PG_TYPES,
+    max: options.poolSize ?? 10,
+    // Keep an idle agent's connection between heartbeats (every 10 s by default) instead of
+    // opening a new one each time.
+    idleTimeoutMillis: 60_000,
   });
   // Idle clients that lose their connection (server restart, pg_terminate_backend) are discarded by
   // the pool; without a handler the error would crash the process.
@@ -134,6 +143,7 @@ class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly capabilities: StoreCapabilities;
   private readonly changes: ChangeListener;
+  private readonly campaigns = new Set<PostgresCampaign>();
   private closed = false;
   /** Concurrent claims of agents with the same type and capabilities share one statement. */
   private readonly claims = new StatementBatcher<ClaimCall, ClaimedTask | null>(
@@ -266,6 +276,7 @@ class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.campaigns].map((c) => c.stop()));
     await this.changes.close();
     await this.pool.end();
   }
@@ -322,6 +333,21 @@ class PostgresStore implements Store {
     return rows.map((r) => this.agentFrom(r));
   }
 
+  async forgetAgents(
+    filter: { silentSince: Millis; names: readonly string[] | null },
+    event: EventSpec,
+  ): Promise<Agent[]> {
+    const rows = await this.q(SQL.FORGET_AGENTS, [
+      this.clockNow(),
+      filter.silentSince,
+      this.policy.offlineAfterMs,
+      filter.names === null ? null : [...filter.names],
+      JSON.stringify(event),
+    ]);
+    if (rows.length > 0) this.changed();
+    return rows.map((r) => this.agentFrom(r));
+  }
+
   async heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
     if (agent.session === null) return [];
     const rows = await this.q(SQL.HELD_BY_SESSION, [agent.id, agent.session]);
@@ -345,7 +371,9 @@ class PostgresStore implements Store {
   }
 
   async listAgents(): Promise<Agent[]> {
-    const rows = await this.q(`${SQL.AGENT_SELECT} ORDER BY a.id`, [this.clockNow()]);
+    const rows = await this.q(`${SQL.AGENT_SELECT} WHERE a.forgotten_at IS NULL ORDER BY a.id`, [
+      this.clockNow(),
+    ]);
     return rows.map((r) => this.agentFrom(r));
   }
 
@@ -589,6 +617,16 @@ class PostgresStore implements Store {
 
   async getTask(id: number): Promise<Task | null> {
     const rows = await this.q('SELECT * FROM tasks WHERE id = $1', [id]);
+    return rows[0] ? toTask(rows[0]) : null;
+  }
+
+  async peekClaimable(agent: Pick<AgentRef, 'id' | 'type' | 'capabilities'>): Promise<Task | null> {
+    const rows = await this.q(SQL.PEEK_CLAIMABLE, [
+      this.clockNow(),
+      agent.id,
+      agent.type,
+      [...agent.capabilities],
+    ]);
     return rows[0] ? toTask(rows[0]) : null;
   }
 
@@ -1031,8 +1069,41 @@ class PostgresStore implements Store {
     return take === 'latest' ? events.reverse() : events;
   }
 
-  watch(listener: () => void): () => void {
+  watch(listener: (hints: readonly ChangeHint[] | null) => void): () => void {
     return this.changes.add(listener);
+  }
+
+  campaign(name: string, options: { checkMs: Millis; onChange: (leading: boolean) => void }): Leadership {
+    const campaign = new PostgresCampaign(
+      { ...sessionOptions(this.url, this.schema), connectionTimeoutMillis: 10_000, types: PG_TYPES },
+      this.schema,
+      name,
+      options.onChange,
+      randomUUID(),
+    );
+    this.campaigns.add(campaign);
+    return {
+      get leading() {
+        return campaign.leading;
+      },
+      stop: async () => {
+        this.campaigns.delete(campaign);
+        await campaign.stop();
+      },
+    };
+  }
+
+  async leader(name: string): Promise<LeaderInfo | null> {
+    const [row] = await this.q('SELECT host, pid, since, expires_at FROM leaders WHERE name = $1', [name]);
+    return row
+      ? {
+          name,
+          host: String(row.host),
+          pid: Number(row.pid),
+          since: Number(row.since),
+          expiresAt: Number(row.expires_at ?? 0),
+        }
+      : null;
   }
 
   // ── latest events and API tokens (appended: cns serve) ────────────────────────────────────────

@@ -236,8 +236,20 @@ SELECT ins.*, x.ord FROM ins JOIN x ON x.id = ins.id ORDER BY x.ord`;
  * or NULL. Reads the pending-claim index (type, then any order of run_after among few rows).
  */
 export const NEXT_SCHEDULED = `
-SELECT min(run_after) - ${NOW} AS delay FROM tasks
-WHERE status = 'pending' AND type = $2 AND run_after > ${NOW}`;
+SELECT min(greatest(run_after, coalesce(prefer_until, 0))) - ${NOW} AS delay FROM tasks
+WHERE status = 'pending' AND type = $2 AND greatest(run_after, coalesce(prefer_until, 0)) > ${NOW}`;
+
+/**
+ * The task a claim by this agent would take now, without taking it (`cns wait`): $2 agent id, $3 its
+ * type, $4 its capabilities. Same order as CLAIM: assigned, then kept for it, then the queue.
+ */
+export const PEEK_CLAIMABLE = `
+SELECT * FROM tasks WHERE id = coalesce(
+  (SELECT id FROM tasks WHERE status = 'assigned' AND assigned_to = $2 ORDER BY priority DESC, id LIMIT 1),
+  (SELECT id FROM tasks WHERE prefer_agent_id = $2 AND status = 'pending' AND prefer_until > ${NOW}
+     AND run_after <= ${NOW} ORDER BY priority DESC, id LIMIT 1),
+  (SELECT id FROM tasks WHERE status = 'pending' AND type = $3 AND requires <@ $4::text[] AND run_after <= ${NOW}
+     AND (prefer_agent_id IS NULL OR prefer_until <= ${NOW}) ORDER BY priority DESC, id LIMIT 1))`;
 
 /** Renew one lease by its own length: $2 task, $3 token, $4 the default length (a lease without one). */
 export const HEARTBEAT_TASK = `
@@ -360,7 +372,7 @@ FROM agents a`;
 export const REGISTER_AGENT = `
 WITH upd AS (
   UPDATE agents SET type = $3, capabilities = $4::text[], host = $5, pid = $6, client_info = $7::jsonb,
-    last_heartbeat_at = ${NOW}, session = $8, deregistered_at = NULL, offline_marked_at = NULL
+    last_heartbeat_at = ${NOW}, session = $8, deregistered_at = NULL, offline_marked_at = NULL, forgotten_at = NULL
   WHERE name = $2
   RETURNING *
 ), ins AS (
@@ -371,7 +383,7 @@ WITH upd AS (
   ON CONFLICT (name) DO UPDATE SET
     type = EXCLUDED.type, capabilities = EXCLUDED.capabilities, host = EXCLUDED.host, pid = EXCLUDED.pid,
     client_info = EXCLUDED.client_info, last_heartbeat_at = EXCLUDED.last_heartbeat_at,
-    session = EXCLUDED.session, deregistered_at = NULL, offline_marked_at = NULL
+    session = EXCLUDED.session, deregistered_at = NULL, offline_marked_at = NULL, forgotten_at = NULL
   RETURNING ag.*
 ), a AS (
   SELECT * FROM upd UNION ALL SELECT * FROM ins
@@ -391,7 +403,8 @@ FROM a`;
  */
 export const HEARTBEAT_AGENT = `
 WITH a AS (
-  UPDATE agents SET last_heartbeat_at = ${NOW}, offline_marked_at = NULL WHERE id = $2 RETURNING *
+  UPDATE agents SET last_heartbeat_at = ${NOW}, offline_marked_at = NULL, forgotten_at = NULL WHERE id = $2
+  RETURNING *
 ), r AS (
   UPDATE tasks t SET lease_expires_at = ${NOW} + coalesce(t.lease_ms, $3::bigint)
   FROM a WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id AND t.lease_session = $4::text
@@ -401,6 +414,25 @@ SELECT a.*, ${NOW} AS now,
   array(SELECT t.id FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = a.id ORDER BY t.id) AS held,
   array(SELECT r.id FROM r ORDER BY r.id) AS renewed
 FROM a`;
+
+/**
+ * Forget agents long offline: $2 silent since (no heartbeat after), $3 the offline threshold (ms),
+ * $4 names (NULL: any), $5 the event (EventSpec jsonb). Never one that holds a task.
+ */
+export const FORGET_AGENTS = `
+WITH a AS (
+  UPDATE agents SET forgotten_at = ${NOW}
+  WHERE forgotten_at IS NULL AND last_heartbeat_at <= $2
+    AND (deregistered_at IS NOT NULL OR last_heartbeat_at < ${NOW} - $3::bigint)
+    AND ($4::text[] IS NULL OR name = ANY($4::text[]))
+    AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = agents.id)
+  RETURNING *
+), ev AS (
+  INSERT INTO events (at, kind, agent_id, actor, message, data)
+  SELECT a.forgotten_at, $5::jsonb->>'kind', ${specColumns('$5::jsonb', 'NULL', 'NULL', 'a.id')}
+  FROM a
+)
+SELECT a.*, ${NOW} AS now, '{}'::bigint[] AS held FROM a ORDER BY a.id`;
 
 /**
  * A session ended: $2 agent, $3 the session (NULL: any), $4 the event (EventSpec jsonb). Marks the

@@ -33,10 +33,13 @@ import type { NormalizedBatch } from '../../core/batch.js';
 import type {
   AgentRef,
   AgentRegistration,
+  ChangeHint,
   CreateTasksResult,
   Decision,
   EventFilter,
   EventSpec,
+  LeaderInfo,
+  Leadership,
   NewToken,
   Page,
   ProgressInput,
@@ -72,6 +75,7 @@ import {
   type WorkflowRow,
 } from './sqlite-rows.js';
 import { SqliteWatch } from './sqlite-watch.js';
+import { SqliteCampaigns } from './sqlite-leadership.js';
 import { translatingEntryPoints } from '../entry-points.js';
 
 /** How long a connection waits for another's write lock before giving up (store_unavailable). */
@@ -249,6 +253,7 @@ class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = { crossProcessWatch: true, serverClock: false };
 
   private readonly watcher: SqliteWatch;
+  private readonly campaigns: SqliteCampaigns;
   private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly cache = new Map<string, Database.Statement<[Params], unknown>>();
   private readonly s;
@@ -269,6 +274,7 @@ class SqliteStore implements Store {
   ) {
     this.watcher = new SqliteWatch(db);
     this.txn = db.transaction((fn: () => unknown) => fn());
+    this.campaigns = new SqliteCampaigns(db, clock, (fn) => this.immediate(fn));
     const p = <R>(sql: string) => db.prepare<[Params], R>(sql);
     const p1 = <R>(sql: string) => db.prepare<[SqlValue], R>(sql);
     this.s = {
@@ -325,6 +331,12 @@ class SqliteStore implements Store {
       claimPreferred: p<number>(`UPDATE tasks SET ${CLAIM_SET}
         WHERE id = @id AND status = 'pending' AND prefer_agent_id = @agentId RETURNING id`).pluck(),
       // Then the queue: tasks kept for another agent wait until their time is up.
+      pendingFor: p<number>(`SELECT t.id FROM tasks t
+                    WHERE t.status = 'pending' AND t.type = @type AND t.run_after <= @now
+                      AND (t.prefer_agent_id IS NULL OR t.prefer_until <= @now)
+                      AND (t.requires = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(t.requires) r
+                                      WHERE r.value NOT IN (SELECT value FROM json_each(@caps))))
+                    ORDER BY t.priority DESC, t.id ASC LIMIT 1`).pluck(),
       claimPending: p<number>(`UPDATE tasks SET ${CLAIM_SET}
         WHERE id = (SELECT t.id FROM tasks t
                     WHERE t.status = 'pending' AND t.type = @type AND t.run_after <= @now
@@ -334,8 +346,9 @@ class SqliteStore implements Store {
                     ORDER BY t.priority DESC, t.id ASC LIMIT 1)
         RETURNING id`).pluck(),
       nextScheduled: db
-        .prepare<[string, number], number | null>(
-          "SELECT MIN(run_after) FROM tasks WHERE status = 'pending' AND type = ? AND run_after > ?",
+        .prepare<[{ type: string; now: number }], number | null>(
+          `SELECT MIN(MAX(run_after, COALESCE(prefer_until, 0))) FROM tasks
+             WHERE status = 'pending' AND type = @type AND MAX(run_after, COALESCE(prefer_until, 0)) > @now`,
         )
         .pluck(),
       heartbeatTask: p<TaskRow>(`UPDATE tasks SET ${RENEWED_EXPIRY} ${TOKEN_GUARD} RETURNING *`),
@@ -415,13 +428,19 @@ class SqliteStore implements Store {
         ON CONFLICT (name) DO UPDATE SET type = excluded.type, capabilities = excluded.capabilities,
           host = excluded.host, pid = excluded.pid, client_info = excluded.client_info,
           last_heartbeat_at = excluded.last_heartbeat_at, session = excluded.session,
-          deregistered_at = NULL, offline_marked_at = NULL
+          deregistered_at = NULL, offline_marked_at = NULL, forgotten_at = NULL
         RETURNING *`),
       agentById: p1<AgentRow>('SELECT * FROM agents WHERE id = ?'),
       agentByName: p1<AgentRow>('SELECT * FROM agents WHERE name = ?'),
-      agents: db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY id'),
-      heartbeatAgent: p<AgentRow>(`UPDATE agents SET last_heartbeat_at = @now, offline_marked_at = NULL
-        WHERE id = @id RETURNING *`),
+      agents: db.prepare<[], AgentRow>('SELECT * FROM agents WHERE forgotten_at IS NULL ORDER BY id'),
+      heartbeatAgent: p<AgentRow>(`UPDATE agents SET last_heartbeat_at = @now, offline_marked_at = NULL,
+        forgotten_at = NULL WHERE id = @id RETURNING *`),
+      forgetAgents: p<AgentRow>(`UPDATE agents SET forgotten_at = @now
+        WHERE forgotten_at IS NULL AND last_heartbeat_at <= @cutoff
+          AND (deregistered_at IS NOT NULL OR last_heartbeat_at < @now - @offlineAfterMs)
+          AND (@names IS NULL OR name IN (SELECT value FROM json_each(@names)))
+          AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.status = 'in_progress' AND t.lease_agent_id = agents.id)
+        RETURNING *`),
       /** Marks the agent deregistered when the ending session is its current one (or for any session). */
       endSession: p<unknown>(
         'UPDATE agents SET deregistered_at = @now WHERE id = @id AND (@session IS NULL OR session = @session)',
@@ -459,12 +478,21 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.batch.length > 0 && this.db.open) this.flushBatch();
+    this.campaigns.closeAll();
     this.watcher.close();
     if (this.db.open) this.db.close();
   }
 
-  watch(listener: () => void): () => void {
+  watch(listener: (hints: readonly ChangeHint[] | null) => void): () => void {
     return this.watcher.watch(listener);
+  }
+
+  campaign(name: string, options: { checkMs: Millis; onChange: (leading: boolean) => void }): Leadership {
+    return this.campaigns.campaign(name, options.checkMs, options.onChange);
+  }
+
+  async leader(name: string): Promise<LeaderInfo | null> {
+    return this.read(() => this.campaigns.leader(name));
   }
 
   // ── plumbing ──────────────────────────────────────────────────────────────────────────────────
@@ -932,6 +960,26 @@ class SqliteStore implements Store {
     return offline;
   }
 
+  async forgetAgents(
+    filter: { silentSince: Millis; names: readonly string[] | null },
+    event: EventSpec,
+  ): Promise<Agent[]> {
+    return this.write(() => {
+      const now = this.clock.now();
+      return this.s.forgetAgents
+        .all({
+          now,
+          cutoff: filter.silentSince,
+          offlineAfterMs: this.policy.offlineAfterMs,
+          names: filter.names === null ? null : JSON.stringify(filter.names),
+        })
+        .map((a) => {
+          this.event(event, { agentId: a.id }, now);
+          return this.agent(a, [], now);
+        });
+    });
+  }
+
   async heldBy(agent: Pick<AgentRef, 'id' | 'session'>): Promise<ClaimedTask[]> {
     if (agent.session === null) return [];
     return this.read(() =>
@@ -1081,6 +1129,21 @@ class SqliteStore implements Store {
     });
   }
 
+  async peekClaimable(agent: Pick<AgentRef, 'id' | 'type' | 'capabilities'>): Promise<Task | null> {
+    return this.read(() => {
+      const params = {
+        now: this.clock.now(),
+        agentId: agent.id,
+        type: agent.type,
+        caps: JSON.stringify(agent.capabilities),
+      };
+      const id =
+        this.s.assignedFor.get(agent.id) ?? this.s.preferredFor.get(params) ?? this.s.pendingFor.get(params);
+      const row = id === undefined ? undefined : this.s.taskById.get(id);
+      return row ? this.task(row) : null;
+    });
+  }
+
   async getTask(id: number): Promise<Task | null> {
     return this.read(() => {
       const row = this.s.taskById.get(id);
@@ -1218,7 +1281,7 @@ class SqliteStore implements Store {
   async untilNextScheduled(type: string): Promise<Millis | null> {
     return this.read(() => {
       const now = this.clock.now();
-      const at = this.s.nextScheduled.get(type, now);
+      const at = this.s.nextScheduled.get({ type, now });
       return at === null || at === undefined ? null : at - now;
     });
   }

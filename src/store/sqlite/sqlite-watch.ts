@@ -11,18 +11,25 @@
  * change events, or the per-user limit of inotify instances reached), `PRAGMA data_version` is
  * polled every FALLBACK_POLL_MS instead. Either way this is a hint: waiters also re-check on their
  * own backstop (config pollBackstopMs), so a missed event delays a wake-up, it loses nothing.
+ *
+ * What changed: each wake-up reads `signals.claimable` (migration 0006), a counter that triggers bump
+ * whenever a task becomes pending or assigned. When it moved, the listeners get `null` (anything may
+ * have changed, new work included); when it did not, `[{ kind: 'other' }]`, so a waiting claim does
+ * not try again for a heartbeat, a progress note or a completion.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type Database from 'better-sqlite3';
+import type { ChangeHint } from '../store.js';
 
 /** Poll interval of the cross-process change check when the directory cannot be watched. */
 export const FALLBACK_POLL_MS = 10;
 /** After a file event that showed no change yet: check again after these delays (ms). */
 const RECHECK_MS = [1, 5, 25];
+const NOTHING_CLAIMABLE: readonly ChangeHint[] = Object.freeze([{ kind: 'other' }]);
 
 export class SqliteWatch {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(hints: readonly ChangeHint[] | null) => void>();
   private scheduled = false;
   private checkScheduled = false;
   private recheck: NodeJS.Timeout | null = null;
@@ -30,12 +37,15 @@ export class SqliteWatch {
   private watcher: FSWatcher | null = null;
   private lastVersion = 0;
   private readonly dataVersion: Database.Statement<[], number>;
+  private readonly claimableSeq: Database.Statement<[], number>;
+  private lastClaimable = -1;
 
   constructor(
     private readonly db: Database.Database,
     private readonly pollMs = FALLBACK_POLL_MS,
   ) {
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.claimableSeq = db.prepare<[], number>("SELECT seq FROM signals WHERE name = 'claimable'").pluck();
   }
 
   /** How other processes' changes are noticed right now (for tests and diagnostics). */
@@ -43,9 +53,9 @@ export class SqliteWatch {
     return this.watcher ? 'watch' : this.timer ? 'poll' : 'none';
   }
 
-  watch(listener: () => void): () => void {
+  watch(listener: (hints: readonly ChangeHint[] | null) => void): () => void {
     // Each subscription is its own entry, so the same function may be added twice and removed once.
-    const entry = () => listener();
+    const entry = (hints: readonly ChangeHint[] | null) => listener(hints);
     this.listeners.add(entry);
     if (this.listeners.size === 1) this.start();
     let active = true;
@@ -63,9 +73,11 @@ export class SqliteWatch {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      if (this.listeners.size === 0) return;
+      const hints = this.claimableMoved() ? null : NOTHING_CLAIMABLE;
       for (const listener of [...this.listeners]) {
         try {
-          listener();
+          listener(hints);
         } catch {
           // A listener's failure is its own; the others still run.
         }
@@ -78,8 +90,23 @@ export class SqliteWatch {
     this.stop();
   }
 
+  /** Whether work may have become claimable since the last look (true when it cannot tell). */
+  private claimableMoved(): boolean {
+    let seq: number;
+    try {
+      if (!this.db.open) return true;
+      seq = this.claimableSeq.get() ?? 0;
+    } catch {
+      return true;
+    }
+    const moved = seq !== this.lastClaimable;
+    this.lastClaimable = seq;
+    return moved;
+  }
+
   private start(): void {
     this.lastVersion = this.readVersion();
+    this.claimableMoved();
     if (this.db.memory) return; // one connection: nobody else can change it
     const file = this.db.name;
     const base = basename(file);

@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { InvalidInputError } from '../../core/errors.js';
+import type { Agent, Task } from '../../core/types.js';
+import { collect, parseDuration, withCoordinator } from '../context.js';
+import { EXIT } from '../errors.js';
+import { oneLine, print, printErr, printJson } from '../output.js';
+
+interface WaitOpts {
+  agent?: string;
+  type?: string;
+  capability?: string[];
+  timeout?: string;
+  json?: boolean;
+  hook?: 'rewake' | 'stop';
+}
+
+/** The longest single wait the coordinator takes; longer waits are made of several. */
+const CHUNK_MS = 50_000;
+
+/**
+ * `cns wait`: blocks outside any model until a task this agent could claim exists, prints a short
+ * brief and exits 0; exits 10 when the time runs out. It claims nothing: the agent claims next
+ * (`task_next`). `--hook` speaks Claude Code's hook contract (see docs/claude-code.md).
+ */
+export function registerWaitCommand(program: Command): void {
+  program
+    .command('wait')
+    .description(
+      'wait, without claiming and without a model, until a task this agent could claim exists; print a brief and exit 0 (exit 10 on timeout)',
+    )
+    .option('--agent <name>', 'the agent: its type and capabilities, and tasks assigned to it, count')
+    .option('--type <type>', "the agent type (default: the named agent's; env CNS_AGENT_TYPE)")
+    .option('--capability <name>', 'a capability the agent has (repeatable, or comma-separated)', collect)
+    .option('--timeout <duration>', 'give up after this long (30s, 10m, 2h; default: wait until work comes)')
+    .option('--json', 'print {task} (or {task: null, reason}) as JSON')
+    .option(
+      '--hook <mode>',
+      'run as a Claude Code hook (reads the hook JSON on stdin): "rewake" for an async Stop hook with asyncRewake (exit 2 with the brief on stderr wakes the idle session), "stop" for a blocking Stop hook (prints {"decision":"block"} when work comes)',
+    )
+    .addHelpText(
+      'after',
+      `
+Who the agent is: --agent NAME (a registered agent: its type and capabilities, and tasks assigned
+to it), else --type/--capability (or CNS_AGENT_TYPE). With --hook and no --agent, the agent that a
+"cns mcp" started by the same Claude Code session registered is found by its process (Linux), so
+tasks assigned to it count too.
+
+Examples:
+  cns wait --type backend && claude -p "Call task_next and do the task"
+  cns wait --agent backend-1 --timeout 10m --json
+
+"cns init --claude-hook" installs the hook that makes an idle Claude Code session wait here.
+
+Exit codes: 0 work is there (the brief is printed); 10 the time ran out; 130 interrupted;
+with --hook rewake: 2 work is there (the brief on stderr), 0 otherwise.`,
+    )
+    .action(async (opts: WaitOpts, cmd: Command) => {
+      if (opts.hook !== undefined && opts.hook !== 'rewake' && opts.hook !== 'stop')
+        throw new InvalidInputError(`--hook must be "rewake" or "stop" (got ${JSON.stringify(opts.hook)})`);
+      // A hook gets its event as JSON on stdin; read it so the writer is never left blocked.
+      if (opts.hook) readHookInput();
+      const timeoutMs = opts.timeout === undefined ? Infinity : parseDuration('--timeout', opts.timeout);
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const outcome = await withCoordinator(cmd, async (c) => {
+          const agent = await resolveWaiter(
+            opts,
+            (ref) => c.findAgent(ref),
+            () => c.listAgents(),
+          );
+          const deadline = Date.now() + timeoutMs;
+          for (;;) {
+            const waitMs = Math.max(0, Math.min(CHUNK_MS, deadline - Date.now()));
+            const out = await c.waitForWork(agent, { waitMs, signal: abort.signal });
+            if (out.task || abort.signal.aborted || Date.now() >= deadline) return { ...out, agent };
+          }
+        });
+        if (outcome.task) return report(outcome.task, outcome.agent, opts);
+        if (abort.signal.aborted) {
+          process.exitCode = opts.hook ? EXIT.ok : EXIT.interrupted;
+          return;
+        }
+        if (opts.json) printJson({ task: null, reason: outcome.reason });
+        else if (!opts.hook) printErr(`no work: ${outcome.reason}`);
+        // A hook that found no work lets the session rest: no exit code that would wake or block it.
+        process.exitCode = opts.hook ? EXIT.ok : EXIT.noTask;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
+
+interface Waiter {
+  id: number;
+  name: string;
+  type: string;
+  capabilities: string[];
+}
+
+async function resolveWaiter(
+  opts: WaitOpts,
+  find: (ref: string) => Promise<Agent | null>,
+  list: () => Promise<Agent[]>,
+): Promise<Waiter> {
+  let agent: Agent | null = null;
+  if (opts.agent !== undefined) {
+    agent = await find(opts.agent);
+    if (!agent && opts.type === undefined && !process.env.CNS_AGENT_TYPE)
+      throw new InvalidInputError(
+        `no agent named ${JSON.stringify(opts.agent)} has registered: give --type (and --capability) to wait for its kind of work`,
+      );
+  } else if (opts.hook) {
+    agent = sessionAgent(await list());
+  }
+  const type = opts.type ?? agent?.type ?? (process.env.CNS_AGENT_TYPE || undefined);
+  if (type === undefined)
+    throw new InvalidInputError(
+      'say whose work to wait for: --agent NAME or --type TYPE (or env CNS_AGENT_TYPE)',
+    );
+  return {
+    // A waiter that is no registered agent has no assigned tasks: id 0 matches none.
+    id: agent?.id ?? 0,
+    name: agent?.name ?? `wait-${type}`,
+    type,
+    capabilities: opts.capability ?? agent?.capabilities ?? [],
+  };
+}
+
+/**
+ * The agent of this Claude Code session: a live agent registered from this host by a process
+ * whose parent is one of our ancestors (the `cns mcp` that the same `claude` started). Linux only
+ * (reads /proc); null elsewhere or when there is none.
+ */
+function sessionAgent(agents: Agent[]): Agent | null {
+  const ancestors = new Set<number>();
+  let pid = process.ppid;
+  for (let i = 0; i < 6 && pid > 1; i++) {
+    ancestors.add(pid);
+    const parent = parentOf(pid);
+    if (parent === null) break;
+    pid = parent;
+  }
+  const host = hostname();
+  const mine = agents.filter(
+    (a) =>
+      a.status !== 'offline' && a.host === host && a.pid !== null && ancestors.has(parentOf(a.pid) ?? -1),
+  );
+  return mine.sort((a, b) => b.lastHeartbeatAt - a.lastHeartbeatAt)[0] ?? null;
+}
+
+function parentOf(pid: number): number | null {
+  try {
+    // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) ? ppid : null;
+  } catch {
+    return null;
+  }
+}
+
+interface HookInput {
+  hook_event_name?: string;
+  stop_hook_active?: boolean;
+}
+
+/** The hook's JSON on stdin (Claude Code sends one object); {} when there is none or it is not JSON. */
+function readHookInput(): HookInput {
+  if (process.stdin.isTTY) return {};
+  try {
+    const text = readFileSync(0, 'utf8');
+    const value: unknown = text.trim() === '' ? {} : JSON.parse(text);
+    return value !== null && typeof value === 'object' ? (value as HookInput) : {};
+  } catch {
+    return {};
+  }
+}
+
+function brief(task: Task, agent: Waiter): string {
+  const assigned = task.status === 'assigned' ? ' (assigned to you)' : '';
+  const caps = task.requires.length ? `, needs ${task.requires.join(', ')}` : '';
+  return `cns: task #${task.id} is waiting for a ${agent.type} agent${assigned}: "${oneLine(task.title, 120)}" (priority ${task.priority}${caps}).`;
+}
+
+function report(task: Task, agent: Waiter, opts: WaitOpts): void {
+  const text = brief(task, agent);
+  const instruction = 'Call the task_next tool to claim it, do it, then complete it with task_complete.';
+  if (opts.hook === 'rewake') {
+    // asyncRewake: exit 2 wakes the idle session and hands it stderr.
+    process.stderr.write(`${text} ${instruction}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (opts.hook === 'stop') {
+    // A blocking Stop hook: "block" keeps the session going with the reason as its instruction.
+    printJson({ decision: 'block', reason: `${text} ${instruction}` });
+    return;
+  }
+  if (opts.json) return printJson({ task });
+  print(
+    `${text}\nClaim it with task_next (MCP) or: cns task claim --agent ${agent.name} --type ${agent.type}`,
+  );
+}
