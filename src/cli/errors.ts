@@ -20,7 +20,7 @@ export const EXIT = {
   leaseLost: 5,
   /** The database cannot be opened or is newer than this cns. */
   storeUnavailable: 6,
-  /** `cns task claim`, `cns worker --once`: nothing was claimable (the reason is printed). */
+  /** `cns task claim`, `cns worker --once`: nothing was claimable; `cns wait`: no work came in time. */
   noTask: 10,
   /** `cns worker` refused to start inside a worker's command beyond the allowed depth (CNS_WORKER_MAX_DEPTH). */
   nested: 11,
@@ -37,7 +37,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   4   conflict: not legal in the task's current state, or forbidden (e.g. reviewing one's own work)
   5   lease lost: the lease token is no longer current; nothing was changed
   6   database unavailable (cannot open, not initialised, or its schema is newer than this cns)
-  10  cns task claim, cns worker --once: no task was claimable
+  10  cns task claim, cns worker --once: no task was claimable; cns wait: no work came in time
   11  cns worker: refused to start inside a worker's command (CNS_WORKER_DEPTH reached CNS_WORKER_MAX_DEPTH)`;
 
 const STORE_ERROR_CODES = new Set([
