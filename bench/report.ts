@@ -125,16 +125,19 @@ export function renderReport(r: Results, notes = readNotes(), before = readBefor
   // ── headline ──
   const drainBy = new Map((r.drain ?? []).map((d) => [d.system.id, med(d.tasksPerSec)]));
   const headline: string[] = [];
-  const pair = (cns: string, floor: string, name: string) => {
+  const procs = (r.config.drain as { concurrency?: number } | undefined)?.concurrency ?? 8;
+  const pair = (cns: string, floor: string, name: string, floorName = 'the raw floor') => {
     const a = drainBy.get(cns);
     const b = drainBy.get(floor);
     if (a !== undefined && b !== undefined)
-      headline.push(
-        `- ${name}: cns ${fmt(a)} tasks/s = **${ratio(a, b)} the raw floor** (${fmt(b)} tasks/s)`,
-      );
+      headline.push(`- ${name}: cns ${fmt(a)} tasks/s = **${ratio(a, b)} ${floorName}** (${fmt(b)} tasks/s)`);
   };
   pair('cns-sqlite', 'raw-sqlite', 'SQLite drain');
   pair('cns-postgres', 'raw-postgres', 'PostgreSQL drain');
+  // The 8-process rows against the floor of the same shape: 8 processes, each with its own connection.
+  const procsFloor = `the raw ${procs}-process floor`;
+  pair('cns-sqlite-procs', 'raw-sqlite-procs', `SQLite drain, ${procs} processes`, procsFloor);
+  pair('cns-postgres-procs', 'raw-postgres-procs', `PostgreSQL drain, ${procs} processes`, procsFloor);
   for (const [cns, peers] of [
     ['cns-sqlite', ['plainjob', 'liteque']],
     ['cns-postgres', ['graphile-worker', 'pg-boss']],
@@ -193,19 +196,27 @@ export function renderReport(r: Results, notes = readNotes(), before = readBefor
     const cfg = r.config.drain as { n: number; concurrency: number };
     out.push('## 1. Drain', '');
     out.push(
-      `${fmt(cfg.n)} tasks queued, then claimed and completed one at a time by ${cfg.concurrency} concurrent workers in one process (and, for cns, by ${cfg.concurrency} worker processes). Tasks per second from the first claim to the last completion.`,
+      `${fmt(cfg.n)} tasks queued, then claimed and completed one at a time by ${cfg.concurrency} concurrent workers in one process (and, for cns and the raw floors, by ${cfg.concurrency} worker processes, each with its own connection). Tasks per second from the first claim to the last completion. The cns ${cfg.concurrency}-process rows are compared with both the in-process raw floor and the raw floor run by ${cfg.concurrency} processes; that ${cfg.concurrency}-process floor row is compared with cns in ${cfg.concurrency} processes.`,
       '',
     );
     out.push('| database | system | tasks/s | cns ÷ this | exactly-once |', '|---|---|---|---|---|');
     for (const d of r.drain) {
-      const cnsId = d.system.db === 'sqlite' ? 'cns-sqlite' : 'cns-postgres';
+      const cnsId = `cns-${d.system.db}`;
       const cnsRate = drainBy.get(cnsId);
-      const rel =
-        d.system.kind === 'cns'
-          ? d.system.id === cnsId
-            ? '1.00×'
-            : `(÷ floor: ${ratio(med(d.tasksPerSec), drainBy.get(d.system.db === 'sqlite' ? 'raw-sqlite' : 'raw-postgres') ?? Number.NaN)})`
-          : ratio(cnsRate ?? Number.NaN, med(d.tasksPerSec));
+      const inProcs = d.system.id.endsWith('-procs');
+      const rate = med(d.tasksPerSec);
+      const procsFloorRate = drainBy.get(`raw-${d.system.db}-procs`);
+      let rel: string;
+      if (d.system.kind === 'cns' && d.system.id === cnsId) rel = '1.00×';
+      else if (d.system.kind === 'cns')
+        rel = `(÷ floor: ${ratio(rate, drainBy.get(`raw-${d.system.db}`) ?? Number.NaN)}${
+          inProcs && procsFloorRate !== undefined
+            ? `; ÷ ${cfg.concurrency}-process floor: ${ratio(rate, procsFloorRate)}`
+            : ''
+        })`;
+      else if (d.system.kind === 'floor' && inProcs)
+        rel = `${ratio(drainBy.get(`cns-${d.system.db}-procs`) ?? Number.NaN, rate)} (cns, ${cfg.concurrency} processes)`;
+      else rel = ratio(cnsRate ?? Number.NaN, rate);
       out.push(
         `| ${d.system.db} | ${d.system.label} | ${range(d.tasksPerSec, (v) => fmt(v))} | ${rel} | ${checksCell(d.checks, d.errors)} |`,
       );

@@ -31,8 +31,18 @@ import { graphileDrain, graphileScale, graphileWake } from './systems/graphile-w
 import { litequeDrain, litequeScale, litequeWake } from './systems/liteque.js';
 import { pgBossDrain, pgBossScale, pgBossWake } from './systems/pg-boss.js';
 import { plainjobDrain, plainjobScale, plainjobWake } from './systems/plainjob.js';
-import { rawPostgresDrain, rawPostgresScale, rawPostgresWake } from './systems/raw-postgres.js';
-import { rawSqliteDrain, rawSqliteScale, rawSqliteWake } from './systems/raw-sqlite.js';
+import {
+  rawPostgresDrain,
+  rawPostgresDrainProcesses,
+  rawPostgresScale,
+  rawPostgresWake,
+} from './systems/raw-postgres.js';
+import {
+  rawSqliteDrain,
+  rawSqliteDrainProcesses,
+  rawSqliteScale,
+  rawSqliteWake,
+} from './systems/raw-sqlite.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quick = process.env.CNS_BENCH_QUICK === '1';
@@ -102,11 +112,13 @@ try {
       cnsDrain('sqlite'),
       plainjobDrain,
       litequeDrain,
+      rawSqliteDrainProcesses,
       cnsDrainProcesses('sqlite'),
       rawPostgresDrain,
       cnsDrain('postgres'),
       graphileDrain,
       pgBossDrain,
+      rawPostgresDrainProcesses,
       cnsDrainProcesses('postgres'),
     ]);
     results.drain = await runDrain(env, systems, { runs, ...config.drain });

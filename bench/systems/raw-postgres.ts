@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { packageVersion } from '../lib/machine.js';
 import { runLoops } from '../lib/loops.js';
+import { spawnWorker, type Child } from '../lib/children.js';
 import { checkExactlyOnce, nowMs } from '../lib/stats.js';
 import type { BenchEnv, DrainSystem, ScaleSystem, SystemInfo, WakeSystem } from '../lib/types.js';
 
@@ -21,12 +22,36 @@ const INFO: SystemInfo = {
     'a pool with one connection per worker; table (id, status, priority, token, lease_expires_at, payload) with a partial index on pending; claim = one prepared UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING, complete = one prepared fenced UPDATE, autocommit',
 };
 
-const CLAIM = `UPDATE jobs j SET status = 'running', token = $1, lease_expires_at = now() + interval '30 seconds'
+/** The floor's claim (also run by its worker processes, workers/raw-worker.ts). */
+export const CLAIM = `UPDATE jobs j SET status = 'running', token = $1, lease_expires_at = now() + interval '30 seconds'
   FROM (SELECT id FROM jobs WHERE status = 'pending' ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED) n
   WHERE j.id = n.id
   RETURNING j.id, j.payload`;
-const COMPLETE = `UPDATE jobs SET status = 'done', token = NULL, lease_expires_at = NULL
+/** The floor's fenced completion. */
+export const COMPLETE = `UPDATE jobs SET status = 'done', token = NULL, lease_expires_at = NULL
   WHERE id = $1 AND status = 'running' AND token = $2`;
+
+/**
+ * The floor's claim and completion as the prepared statements "claim" and "complete", on a pool
+ * (the in-process floor) or on one client (its worker processes, workers/raw-worker.ts).
+ */
+export function rawPostgresOps(db: pg.Pool | pg.Client) {
+  const claim = async (): Promise<{ id: number; payload: unknown; token: string } | null> => {
+    const token = randomBytes(16).toString('hex');
+    const res = await db.query<{ id: string; payload: unknown }>({
+      name: 'claim',
+      text: CLAIM,
+      values: [token],
+    });
+    const row = res.rows[0];
+    return row ? { id: Number(row.id), payload: row.payload, token } : null;
+  };
+  const complete = async (id: number, token: string): Promise<void> => {
+    const res = await db.query({ name: 'complete', text: COMPLETE, values: [id, token] });
+    if (res.rowCount !== 1) throw new Error(`raw-postgres: lease lost on ${id}`);
+  };
+  return { claim, complete };
+}
 
 async function fresh(env: BenchEnv, poolSize: number) {
   const target = await env.pg.fresh('raw');
@@ -41,20 +66,7 @@ async function fresh(env: BenchEnv, poolSize: number) {
       payload jsonb
     );
     CREATE INDEX jobs_pending ON jobs (priority DESC, id) WHERE status = 'pending';`);
-  const claim = async (): Promise<{ id: number; payload: unknown; token: string } | null> => {
-    const token = randomBytes(16).toString('hex');
-    const res = await pool.query<{ id: string; payload: unknown }>({
-      name: 'claim',
-      text: CLAIM,
-      values: [token],
-    });
-    const row = res.rows[0];
-    return row ? { id: Number(row.id), payload: row.payload, token } : null;
-  };
-  const complete = async (id: number, token: string): Promise<void> => {
-    const res = await pool.query({ name: 'complete', text: COMPLETE, values: [id, token] });
-    if (res.rowCount !== 1) throw new Error(`raw-postgres: lease lost on ${id}`);
-  };
+  const { claim, complete } = rawPostgresOps(pool);
   const counts = async () => {
     const r = (
       await pool.query<{ total: string; done: string }>(
@@ -109,6 +121,50 @@ export const rawPostgresDrain: DrainSystem = {
         check: checkExactlyOnce(ids, done, 'worker ids; rows done', c.total === n && c.done === n),
       };
     } finally {
+      await f.close();
+    }
+  },
+};
+
+/**
+ * The same prepared claim and completion from `concurrency` worker processes
+ * (workers/raw-worker.ts), each on its own connection (a `pg.Client`), one task at a time: the
+ * floor for `cns (PostgreSQL, 8 processes)`.
+ */
+export const rawPostgresDrainProcesses: DrainSystem = {
+  ...INFO,
+  id: 'raw-postgres-procs',
+  label: 'raw floor (PostgreSQL, 8 processes)',
+  settings: `${INFO.settings}; one worker process per worker, each with its own connection (a pg.Client) and one claim or completion at a time`,
+  async drain(env, n, concurrency) {
+    const f = await fresh(env, 1);
+    const children: Child[] = [];
+    try {
+      const ids = await f.enqueue(n);
+      await f.pool.query('ANALYZE');
+      for (let w = 0; w < concurrency; w++) children.push(spawnWorker('raw-worker.ts', ['postgres', f.url]));
+      await Promise.all(children.map((c) => c.next((m) => (m.ready ? true : undefined))));
+      const reports = children.map((c) =>
+        c.next((m) => (m.completed ? (m.completed as number[]) : undefined)),
+      );
+      const t0 = nowMs();
+      for (const c of children) c.go();
+      const done = (await Promise.all(reports)).flat();
+      const seconds = (nowMs() - t0) / 1000;
+      await Promise.all(children.map((c) => c.exited));
+      const c = await f.counts();
+      return {
+        tasksPerSec: n / seconds,
+        seconds,
+        check: checkExactlyOnce(
+          ids,
+          done,
+          'worker ids from 8 processes; rows done',
+          c.total === n && c.done === n,
+        ),
+      };
+    } finally {
+      for (const c of children) if (c.proc.exitCode === null) c.proc.kill();
       await f.close();
     }
   },

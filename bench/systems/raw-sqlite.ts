@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { packageVersion } from '../lib/machine.js';
 import { runLoops } from '../lib/loops.js';
+import { spawnWorker, type Child } from '../lib/children.js';
 import { checkExactlyOnce, nowMs } from '../lib/stats.js';
 import type { BenchEnv, DrainSystem, ScaleSystem, SystemInfo, WakeSystem } from '../lib/types.js';
 
@@ -25,12 +26,17 @@ const INFO: SystemInfo = {
 
 let counter = 0;
 
-function open(env: BenchEnv): { db: Database.Database; path: string } {
-  const path = join(env.tmp, `raw-sqlite-${++counter}.db`);
-  const db = new Database(path);
+/** The floor's connection settings (also those of its worker processes, workers/raw-worker.ts). */
+export function configureRawSqlite(db: Database.Database): void {
   db.pragma('busy_timeout = 10000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+}
+
+function open(env: BenchEnv): { db: Database.Database; path: string } {
+  const path = join(env.tmp, `raw-sqlite-${++counter}.db`);
+  const db = new Database(path);
+  configureRawSqlite(db);
   db.exec(`CREATE TABLE jobs (
       id INTEGER PRIMARY KEY,
       status INTEGER NOT NULL DEFAULT 0, -- 0 pending, 1 running, 2 done
@@ -42,7 +48,12 @@ function open(env: BenchEnv): { db: Database.Database; path: string } {
   return { db, path };
 }
 
-function statements(db: Database.Database) {
+/** The floor's claim and fenced completion (also run by its worker processes, workers/raw-worker.ts). */
+export function rawSqliteStatements(db: Database.Database): {
+  claim(): { id: number; payload: string | null; token: string } | null;
+  complete(id: number, token: string): void;
+  insert: Database.Statement<[string | null], unknown>;
+} {
   const claim = db.prepare<[string, number], { id: number; payload: string | null }>(
     `UPDATE jobs SET status = 1, token = ?, lease_expires_at = ?
        WHERE id = (SELECT id FROM jobs WHERE status = 0 ORDER BY id LIMIT 1)
@@ -85,7 +96,7 @@ export const rawSqliteDrain: DrainSystem = {
     const { db } = open(env);
     try {
       const ids = enqueue(db, n);
-      const s = statements(db);
+      const s = rawSqliteStatements(db);
       const t0 = nowMs();
       const done = await runLoops(concurrency, async () => {
         await Promise.resolve();
@@ -107,12 +118,64 @@ export const rawSqliteDrain: DrainSystem = {
   },
 };
 
+/**
+ * The same claim and completion from `concurrency` worker processes (workers/raw-worker.ts), each
+ * with its own connection and one task at a time: the floor for `cns (SQLite, 8 processes)`.
+ */
+export const rawSqliteDrainProcesses: DrainSystem = {
+  ...INFO,
+  id: 'raw-sqlite-procs',
+  label: 'raw floor (SQLite, 8 processes)',
+  settings: `${INFO.settings}; one worker process per worker, each with its own connection and one claim or completion at a time; the write lock retried as cns retries it (busy timeout 0, sleeps of 0.1 ms doubling with jitter to 4 ms, for up to 10 s)`,
+  async drain(env, n, concurrency) {
+    const { db, path } = open(env);
+    let ids: number[];
+    try {
+      ids = enqueue(db, n);
+    } finally {
+      db.close();
+    }
+    const children: Child[] = [];
+    try {
+      for (let w = 0; w < concurrency; w++) children.push(spawnWorker('raw-worker.ts', ['sqlite', path]));
+      await Promise.all(children.map((c) => c.next((m) => (m.ready ? true : undefined))));
+      const reports = children.map((c) =>
+        c.next((m) => (m.completed ? (m.completed as number[]) : undefined)),
+      );
+      const t0 = nowMs();
+      for (const c of children) c.go();
+      const done = (await Promise.all(reports)).flat();
+      const seconds = (nowMs() - t0) / 1000;
+      await Promise.all(children.map((c) => c.exited));
+      const check = new Database(path, { readonly: true });
+      let c: { total: number; done: number };
+      try {
+        c = countDone(check);
+      } finally {
+        check.close();
+      }
+      return {
+        tasksPerSec: n / seconds,
+        seconds,
+        check: checkExactlyOnce(
+          ids,
+          done,
+          'worker ids from 8 processes; rows done',
+          c.total === n && c.done === n,
+        ),
+      };
+    } finally {
+      for (const c of children) if (c.proc.exitCode === null) c.proc.kill();
+    }
+  },
+};
+
 export const rawSqliteWake: WakeSystem = {
   ...INFO,
   settings: `${INFO.settings}; wake-up: an in-process event after the insert commits (same connection)`,
   async open(env) {
     const { db } = open(env);
-    const s = statements(db);
+    const s = rawSqliteStatements(db);
     const signal = new EventEmitter();
     let stopped = false;
     let loop: Promise<number[]> = Promise.resolve([]);
@@ -168,7 +231,7 @@ export const rawSqliteScale: ScaleSystem = {
       `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?)
        INSERT INTO jobs (status, payload) SELECT 2, 'finished' FROM s`,
     ).run(finished);
-    const s = statements(db);
+    const s = rawSqliteStatements(db);
     let expected = finished;
     return {
       async measure(m) {
