@@ -15,18 +15,20 @@
  *
  *   npm run bench:fleet -- [--agents 50] [--window 20] [--tasks 100] [--only sqlite,postgres,serve]
  *                          [--cns DIR]   # another build of cns (a checkout with dist/), e.g. an older one
+ *                          [--save LABEL] # keep the figures in bench/agent-fleet.json for RESULTS.md
  *
  * Linux only (/proc). Run it on an otherwise idle machine.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import pg from 'pg';
 import { startPostgres } from './lib/postgres.js';
+import { fleetTable, type FleetRow, type FleetRun } from './lib/fleet-table.js';
 import { percentile } from './lib/stats.js';
 
 const args = process.argv.slice(2);
@@ -38,6 +40,7 @@ const AGENTS = Number(flag('agents', '50'));
 const WINDOW_MS = Number(flag('window', '20')) * 1000;
 const TASKS = Number(flag('tasks', '100'));
 const ONLY = flag('only', 'sqlite,postgres,serve').split(',');
+const SAVE = flag('save', '');
 const CNS_DIR = resolve(flag('cns', fileURLToPath(new URL('..', import.meta.url))));
 const CLI = join(CNS_DIR, 'dist', 'cli', 'main.js');
 const WARM_UP_MS = 8_000;
@@ -149,7 +152,7 @@ async function settledCommits(url: string): Promise<number> {
   return (await pgStats(url)).commits;
 }
 
-async function measure(t: Topology): Promise<string> {
+async function measure(t: Topology): Promise<FleetRow> {
   const agents: Agent[] = [];
   for (let i = 0; i < AGENTS; i++) {
     const { args: a, env } = t.agentArgs(i);
@@ -199,26 +202,27 @@ async function measure(t: Topology): Promise<string> {
   await supervisor.close();
   await Promise.all(agents.map((a) => a.stop()));
 
-  const mean = perAgent.reduce((s, x) => s + x, 0) / perAgent.length;
   const ok = wakes.filter((w) => !Number.isNaN(w)).sort((a, b) => a - b);
-  const fmt = (x: number, d = 2) => x.toFixed(d);
-  const cells = [
-    t.label,
-    String(AGENTS),
-    `${fmt(mean)}% (max ${fmt(Math.max(...perAgent))}%)`,
-    serverCpu === null ? '—' : `${fmt(serverCpu)}%`,
-    `${fmt(percentile(rss, 50), 0)} MB`,
-    idle ? fmt((commitsAfter - commitsBefore) / idleSeconds / AGENTS, 3) : '—',
-    idle ? `${idle.connections} (${fmt(idle.connections / AGENTS, 2)}/agent)` : '—',
-    t.pgUrl ? fmt((commitsAfterTasks - commitsBeforeTasks) / TASKS, 1) : '—',
-    ok.length ? `${fmt(percentile(ok, 50))} / ${fmt(percentile(ok, 99))} ms` : 'none',
-    ok.length === TASKS ? `${TASKS}/${TASKS}` : `${ok.length}/${TASKS} handed out in 10 s`,
-  ];
-  return `| ${cells.join(' | ')} |`;
+  return {
+    topology: t.label,
+    agents: AGENTS,
+    idleCpuPct: perAgent.reduce((sum, x) => sum + x, 0) / perAgent.length,
+    idleCpuMaxPct: Math.max(...perAgent),
+    serverCpuPct: serverCpu,
+    rssMb: percentile(rss, 50),
+    idleTxPerSecPerAgent: idle ? (commitsAfter - commitsBefore) / idleSeconds / AGENTS : null,
+    connections: idle ? idle.connections : null,
+    txPerTask: t.pgUrl ? (commitsAfterTasks - commitsBeforeTasks) / TASKS : null,
+    wakeP50Ms: ok.length ? percentile(ok, 50) : null,
+    wakeP99Ms: ok.length ? percentile(ok, 99) : null,
+    handedOut: ok.length,
+    tasks: TASKS,
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'cns-fleet-'));
-const rows: string[] = [];
+const rows: FleetRow[] = [];
+const loadBefore = loadavg().map((x) => Number(x.toFixed(2)));
 const version = JSON.parse(readFileSync(join(CNS_DIR, 'package.json'), 'utf8')) as { version: string };
 let revision = '';
 try {
@@ -320,11 +324,24 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+const run: FleetRun = {
+  cns: `${version.version} (${revision})`,
+  at: new Date().toISOString(),
+  loadBefore,
+  agents: AGENTS,
+  windowS: WINDOW_MS / 1000,
+  tasks: TASKS,
+  rows,
+};
 console.log(
-  `\ncns ${version.version} (${revision}), ${AGENTS} agent processes, idle window ${WINDOW_MS / 1000} s, ${TASKS} tasks one at a time\n`,
+  `\ncns ${run.cns}, ${AGENTS} agent processes, idle window ${run.windowS} s, ${TASKS} tasks one at a time, load before ${loadBefore.join(', ')}\n`,
 );
-console.log(
-  '| topology | agents | idle CPU per agent | cns serve CPU | agent RSS (median) | idle tx/s per agent | connections | tx per task | wake p50 / p99 | handed out |',
-);
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(r);
+for (const line of fleetTable(rows)) console.log(line);
+if (SAVE) {
+  // Saved under a label (e.g. before / after) for bench/RESULTS.md (bench/report.ts renders them).
+  const path = fileURLToPath(new URL('./agent-fleet.json', import.meta.url));
+  const saved = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, FleetRun>) : {};
+  saved[SAVE] = run;
+  writeFileSync(path, `${JSON.stringify(saved, null, 2)}\n`);
+  console.log(`saved as "${SAVE}" in ${path}`);
+}

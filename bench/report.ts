@@ -12,6 +12,7 @@ import type { FleetResult } from './scenarios/fleet.js';
 import type { McpResult } from './scenarios/mcp.js';
 import type { ScaleResult } from './scenarios/scale.js';
 import type { WakeResult } from './scenarios/wake.js';
+import { fleetTable, type FleetRun } from './lib/fleet-table.js';
 
 export interface Results {
   startedAt: string;
@@ -458,6 +459,26 @@ export function renderReport(r: Results, notes = readNotes(), before = readBefor
     '',
   );
 
+  // ── the agent fleet (bench/agent-fleet.ts, saved apart: npm run bench:fleet -- --save LABEL) ──
+  const fleetRuns = readAgentFleet();
+  if (fleetRuns.length > 0) {
+    out.push(
+      '## 6. Agent fleet: real agent processes waiting for work',
+      '',
+      'N `cns mcp --role agent` processes, each driven by an MCP client calling `task_next` (40 s waits) in a loop and completing what it gets at once: on SQLite, on PostgreSQL directly, and through `cns serve` (`cns mcp --server` with agent tokens; the server on PostgreSQL). Idle CPU: user + system time of each agent process over a quiet window (/proc), % of one core. PostgreSQL: committed transactions (pg_stat_database, everything on the database: heartbeats, the reaper, the bench’s own reads) per second per idle agent, connections (pg_stat_activity), and transactions per task handed out (tasks created one at a time by a supervisor coordinator in the bench process: create, claim, complete and every wasted try). Wake-up: task created → `task_next` returned it, as the MCP client sees it. `npm run bench:fleet -- --save LABEL` (`--cns DIR` runs another build).',
+      '',
+    );
+    for (const [label, run] of fleetRuns) {
+      out.push(
+        `**${label}**: cns ${run.cns}, ${run.agents} agent processes, idle window ${run.windowS} s, ${run.tasks} tasks, ${run.at.slice(0, 16).replace('T', ' ')} UTC, load average before ${run.loadBefore.join(', ')}.`,
+        '',
+        ...fleetTable(run.rows),
+        '',
+      );
+    }
+    if (notes.agentFleet) out.push(notes.agentFleet, '');
+  }
+
   // ── shortfalls ──
   out.push('## Shortfalls', '');
   if (shortfalls.length === 0) out.push('cns meets every target in this run.', '');
@@ -491,6 +512,13 @@ export function renderReport(r: Results, notes = readNotes(), before = readBefor
     out.push('');
   }
   return out.join('\n');
+}
+
+/** The agent-fleet runs saved by bench/agent-fleet.ts (bench/agent-fleet.json), by label. */
+function readAgentFleet(): [string, FleetRun][] {
+  const path = fileURLToPath(new URL('./agent-fleet.json', import.meta.url));
+  if (!existsSync(path)) return [];
+  return Object.entries(JSON.parse(readFileSync(path, 'utf8')) as Record<string, FleetRun>);
 }
 
 /** A saved run of the backends before the hot-path work (bench/results-before.json), if any. */
