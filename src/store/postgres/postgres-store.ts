@@ -126,10 +126,15 @@ export async function openPostgresStore(
     await pool.end().catch(() => undefined);
     throw unavailable(url, err);
   }
+  // As in tx(): a checked-out client needs its own error listener (the migration's statement fails).
+  const ignore = () => undefined;
+  client.on('error', ignore);
   try {
     await runMigrations(client, schema);
+    client.off('error', ignore);
     client.release();
   } catch (err) {
+    client.off('error', ignore);
     client.release(true);
     await pool.end().catch(() => undefined);
     if (isConnectionError(err)) throw unavailable(url, err);
@@ -201,6 +206,13 @@ class PostgresStore implements Store {
       // Errors are translated once, at the entry point (mapError via translatingEntryPoints).
       const client = await this.pool.connect();
       let broken = false;
+      // A checked-out client has no error listener of the pool's: a server that goes away between
+      // two statements (a restart, pg_terminate_backend) would otherwise crash the process with an
+      // unhandled 'error' event. The statement under way fails on its own; the client is discarded.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         const begin = await client.query<Row>(this.options.clock ? 'BEGIN' : 'BEGIN; SELECT now_ms() AS now');
         const rows = Array.isArray(begin) ? (begin[1] as pg.QueryResult<Row>).rows : [];
@@ -217,6 +229,7 @@ class PostgresStore implements Store {
           continue;
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     }
