@@ -16,6 +16,7 @@
  *   npm run bench:fleet -- [--agents 50] [--window 20] [--tasks 100] [--only sqlite,postgres,serve]
  *                          [--cns DIR]   # another build of cns (a checkout with dist/), e.g. an older one
  *                          [--save LABEL] # keep the figures in bench/agent-fleet.json for RESULTS.md
+ *                          [--max-connections N]  # PostgreSQL's max_connections (default 100, stock)
  *
  * Linux only (/proc). Run it on an otherwise idle machine.
  */
@@ -103,16 +104,22 @@ async function startAgent(name: string, spawnArgs: string[], env: Record<string,
         .catch(() => undefined);
     }
   })();
-  return {
+  const agent: Agent = {
     pid: transport.pid!,
     got,
     async stop() {
       running = false;
+      started.delete(agent);
       await client.close().catch(() => undefined);
       await loop.catch(() => undefined);
     },
   };
+  started.add(agent);
+  return agent;
 }
+
+/** Every agent started and not yet stopped (stopped when a topology fails half-way). */
+const started = new Set<Agent>();
 
 interface Topology {
   label: string;
@@ -153,6 +160,32 @@ async function settledCommits(url: string): Promise<number> {
 }
 
 async function measure(t: Topology): Promise<FleetRow> {
+  try {
+    return await measureOnce(t);
+  } catch (err) {
+    const error = (err as Error).message.split('\n')[0]!;
+    console.error(`${t.label}: ${error}`);
+    await Promise.all([...started].map((a) => a.stop()));
+    return {
+      topology: t.label,
+      agents: AGENTS,
+      idleCpuPct: NaN,
+      idleCpuMaxPct: NaN,
+      serverCpuPct: null,
+      rssMb: NaN,
+      idleTxPerSecPerAgent: null,
+      connections: null,
+      txPerTask: null,
+      wakeP50Ms: null,
+      wakeP99Ms: null,
+      handedOut: 0,
+      tasks: TASKS,
+      error,
+    };
+  }
+}
+
+async function measureOnce(t: Topology): Promise<FleetRow> {
   const agents: Agent[] = [];
   for (let i = 0; i < AGENTS; i++) {
     const { args: a, env } = t.agentArgs(i);
@@ -232,7 +265,12 @@ try {
 } catch {
   revision = 'unknown';
 }
-const pgServer = ONLY.some((o) => o !== 'sqlite') ? await startPostgres() : null;
+// Stock settings but max_connections: agents that open PostgreSQL directly hold two connections each
+// (their pool's one, and LISTEN), so 50 of them exceed the default 100.
+const MAX_CONNECTIONS = Number(flag('max-connections', '100'));
+const pgServer = ONLY.some((o) => o !== 'sqlite')
+  ? await startPostgres(MAX_CONNECTIONS === 100 ? [] : ['-c', `max_connections=${MAX_CONNECTIONS}`])
+  : null;
 try {
   if (ONLY.includes('sqlite')) {
     const db = join(dir, 'fleet.db');
@@ -325,6 +363,7 @@ try {
 }
 
 const run: FleetRun = {
+  maxConnections: MAX_CONNECTIONS,
   cns: `${version.version} (${revision})`,
   at: new Date().toISOString(),
   loadBefore,

@@ -470,7 +470,7 @@ export function renderReport(r: Results, notes = readNotes(), before = readBefor
     );
     for (const [label, run] of fleetRuns) {
       out.push(
-        `**${label}**: cns ${run.cns}, ${run.agents} agent processes, idle window ${run.windowS} s, ${run.tasks} tasks, ${run.at.slice(0, 16).replace('T', ' ')} UTC, load average before ${run.loadBefore.join(', ')}.`,
+        `**${label}**: cns ${run.cns}, ${run.agents} agent processes, idle window ${run.windowS} s, ${run.tasks} tasks, PostgreSQL max_connections ${run.maxConnections ?? 100}, ${run.at.slice(0, 16).replace('T', ' ')} UTC, load average before ${run.loadBefore.join(', ')}.`,
         '',
         ...fleetTable(run.rows),
         '',

@@ -18,9 +18,13 @@ export interface FleetRow {
   wakeP99Ms: number | null;
   handedOut: number;
   tasks: number;
+  /** Set when the topology could not be measured (e.g. PostgreSQL refused connections). */
+  error?: string;
 }
 
 export interface FleetRun {
+  /** PostgreSQL's max_connections in this run (stock: 100). */
+  maxConnections?: number;
   cns: string;
   at: string;
   loadBefore: number[];
@@ -36,9 +40,10 @@ export function fleetTable(rows: FleetRow[]): string[] {
   return [
     '| topology | agents | idle CPU per agent (max) | cns serve CPU | agent RSS | idle tx/s per agent | connections (per agent) | tx per task | wake p50 / p99 | handed out |',
     '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| ${r.topology} | ${r.agents} | ${f(r.idleCpuPct)}% (${f(r.idleCpuMaxPct)}%) | ${r.serverCpuPct === null ? '—' : `${f(r.serverCpuPct)}%`} | ${f(r.rssMb, 0)} MB | ${f(r.idleTxPerSecPerAgent, 3)} | ${r.connections === null ? '—' : `${r.connections} (${f(r.connections / r.agents)})`} | ${f(r.txPerTask, 1)} | ${r.wakeP50Ms === null ? 'none' : `${f(r.wakeP50Ms)} / ${f(r.wakeP99Ms)} ms`} | ${r.handedOut}/${r.tasks} |`,
+    ...rows.map((r) =>
+      r.error
+        ? `| ${r.topology} | ${r.agents} | failed: ${r.error.replace(/\|/g, '/')} |||||||| |`
+        : `| ${r.topology} | ${r.agents} | ${f(r.idleCpuPct)}% (${f(r.idleCpuMaxPct)}%) | ${r.serverCpuPct === null ? '—' : `${f(r.serverCpuPct)}%`} | ${f(r.rssMb, 0)} MB | ${f(r.idleTxPerSecPerAgent, 3)} | ${r.connections === null ? '—' : `${r.connections} (${f(r.connections / r.agents)})`} | ${f(r.txPerTask, 1)} | ${r.wakeP50Ms === null ? 'none' : `${f(r.wakeP50Ms)} / ${f(r.wakeP99Ms)} ms`} | ${r.handedOut}/${r.tasks} |`,
     ),
   ];
 }

@@ -67,7 +67,7 @@ const SHOWN = [
   'checkpoint_timeout',
 ];
 
-export async function startPostgres(): Promise<BenchPostgres> {
+export async function startPostgres(flags: string[] = []): Promise<BenchPostgres> {
   const external = process.env.CNS_BENCH_POSTGRES_URL;
   let url: string;
   let stop: () => Promise<void> = async () => undefined;
@@ -85,8 +85,8 @@ export async function startPostgres(): Promise<BenchPostgres> {
       password,
       persistent: false,
       createPostgresUser: userInfo().uid === 0,
-      // Stock settings: nothing is passed to the server.
-      postgresFlags: [],
+      // Stock settings: nothing is passed to the server unless a scenario asks (and says so).
+      postgresFlags: flags,
       onLog: () => undefined,
       onError: (message: unknown) => {
         if (process.env.CNS_BENCH_VERBOSE) console.error(message);
