@@ -480,10 +480,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
      */
     const replaceCrashed = (agent: RunningAgent, tail: string) => {
       if (stopping) return;
+      // A clean refusal to start ("cns: cannot reach PostgreSQL …", the reason may quote the
+      // driver's "Connection terminated unexpectedly"), not an unhandled error event.
       const failedStart =
         Date.now() - (agent.startedAt ?? 0) < 10_000 &&
         /cannot reach PostgreSQL/.test(tail) &&
-        !KNOWN_PG_RACE.test(tail);
+        !/Emitted 'error' event|Unhandled|node:events/.test(tail);
       if (failedStart) counters.failedStarts++;
       else unplanned(`${agent.kind} agent ${agent.name}`, tail);
       const i = agents.indexOf(agent);

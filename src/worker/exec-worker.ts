@@ -12,11 +12,14 @@
  */
 import { AgentSession } from '../coordinator/agent-session.js';
 import type { CnsApi } from '../coordinator/cns-api.js';
-import { LeaseLostError } from '../core/errors.js';
+import { CnsError, LeaseLostError } from '../core/errors.js';
 import { TEXT_LIMITS } from '../core/input.js';
 import type { ClaimedTask, Json, Task } from '../core/types.js';
 import { startCommand, type CommandRun, type RunningCommand } from './run-command.js';
 import { taskBrief } from './task-brief.js';
+
+/** How long a task's outcome is retried while the database or cns serve cannot be reached. */
+const WRITE_RETRY_MS = 120_000;
 
 /** A command exiting with this code fails its task for good (no retry): sysexits' EX_CONFIG. */
 export const EXIT_NO_RETRY = 78;
@@ -187,6 +190,26 @@ export async function startExecWorker(options: ExecWorkerOptions): Promise<Runni
       stopping.signal.addEventListener('abort', done);
     });
 
+  /**
+   * Writes a task's outcome, trying again while the database (or cns serve) is unreachable: the
+   * agent's heartbeats renew every lease its session holds, so an outcome given up on would leave
+   * the task held for as long as this worker lives. Refusals (a lost lease, a conflict, bad input)
+   * are final at once; anything else is retried for up to WRITE_RETRY_MS.
+   */
+  const persist = async <T>(write: () => Promise<T>): Promise<T> => {
+    const until = Date.now() + WRITE_RETRY_MS;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        return await write();
+      } catch (err) {
+        const final =
+          err instanceof LeaseLostError || (err instanceof CnsError && err.code !== 'store_unavailable');
+        if (final || Date.now() + delay > until) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  };
+
   /** Reports a write about a task that failed: a lost lease is `lost`, anything else an error. */
   const reportWriteError = (taskId: number, err: unknown, what: string): void => {
     if (err instanceof LeaseLostError) emit({ event: 'lost', taskId, reason: err.message });
@@ -265,8 +288,8 @@ export async function startExecWorker(options: ExecWorkerOptions): Promise<Runni
         outputTail(run, 2_000);
       try {
         // The note goes into the attempt, which the next claimant receives in its handoff.
-        await api.progress(t.id, token, { note: reason.slice(0, TEXT_LIMITS.note) });
-        await api.release(t.id, token, reason.slice(0, TEXT_LIMITS.reason));
+        await persist(() => api.progress(t.id, token, { note: reason.slice(0, TEXT_LIMITS.note) }));
+        await persist(() => api.release(t.id, token, reason.slice(0, TEXT_LIMITS.reason)));
         emit({ event: 'released', taskId: t.id, durationMs, reason: firstLine(reason) });
       } catch (err) {
         reportWriteError(t.id, err, 'release');
@@ -276,7 +299,7 @@ export async function startExecWorker(options: ExecWorkerOptions): Promise<Runni
     if (run.spawnError === null && run.code === 0 && !run.timedOut) {
       const result = run.stdout.text(cutMarker).replace(/\n+$/, '');
       try {
-        const task = await api.complete(t.id, token, { result });
+        const task = await persist(() => api.complete(t.id, token, { result }));
         emit({
           event: 'completed',
           taskId: t.id,
@@ -295,7 +318,9 @@ export async function startExecWorker(options: ExecWorkerOptions): Promise<Runni
         : ending(run, timeoutMs);
     const error = (why + outputTail(run, STDERR_TAIL_CHARS)).slice(0, TEXT_LIMITS.error);
     try {
-      const task = await api.fail(t.id, token, { error, retryable: run.code !== EXIT_NO_RETRY });
+      const task = await persist(() =>
+        api.fail(t.id, token, { error, retryable: run.code !== EXIT_NO_RETRY }),
+      );
       emit({
         event: 'failed',
         taskId: t.id,
