@@ -138,6 +138,28 @@ export async function openSqliteStore(path: string, options: StoreOptions): Prom
   // the TypeScript API keeps creating it.
   if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
   const clock = options.clock ?? systemClock;
+  // Processes that open a new file at once (a fleet's first start) may find it locked in ways the
+  // busy handler does not wait out (a journal-mode change, a lock upgrade that SQLite refuses at
+  // once to avoid a deadlock): such an open is tried again a few times before it is an error.
+  // Only a refusal that came at once is tried again: one that waited out the busy timeout (a lock
+  // held for long) is reported as it is.
+  for (let attempt = 1; ; attempt++) {
+    const started = Date.now();
+    try {
+      return openSqliteStoreOnce(path, options, clock);
+    } catch (err) {
+      const code = err instanceof CnsError ? err.details.sqliteCode : undefined;
+      const busy = typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+      if (!busy || attempt >= OPEN_ATTEMPTS || Date.now() - started > 2_000) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt * (0.5 + Math.random())));
+    }
+  }
+}
+
+/** How many times a busy open is tried (see openSqliteStore). */
+const OPEN_ATTEMPTS = 6;
+
+function openSqliteStoreOnce(path: string, options: StoreOptions, clock: Clock): Store {
   let db: Database.Database;
   try {
     db = new Database(path);
