@@ -38,13 +38,32 @@ function processAlive(pid: number): boolean {
 export class SqliteCampaigns {
   private readonly host = hostname();
   private readonly campaigns = new Set<SqliteCampaign>();
+  /** Prepared once: every campaigner reads the row every check. */
+  private readonly s;
 
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,
     /** Runs `fn` in a write transaction (BEGIN IMMEDIATE, busy retries). */
     readonly write: <R>(fn: () => R) => R,
-  ) {}
+  ) {
+    this.s = {
+      row: db.prepare<[string], LeaderRow>(
+        'SELECT holder, host, pid, since, expires_at FROM leaders WHERE name = ?',
+      ),
+      take: db.prepare<[string, string, string, number, number, number]>(
+        `INSERT INTO leaders (name, holder, host, pid, since, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, host = excluded.host,
+           pid = excluded.pid, since = excluded.since, expires_at = excluded.expires_at`,
+      ),
+      renew: db.prepare<[number, string, string]>(
+        'UPDATE leaders SET expires_at = ? WHERE name = ? AND holder = ?',
+      ),
+      release: db.prepare<[string, string]>(
+        'UPDATE leaders SET expires_at = 0 WHERE name = ? AND holder = ?',
+      ),
+    };
+  }
 
   campaign(name: string, checkMs: Millis, onChange: (leading: boolean) => void): Leadership {
     const campaign = new SqliteCampaign(this, name, randomUUID(), Math.max(10, checkMs), onChange);
@@ -68,9 +87,7 @@ export class SqliteCampaigns {
   }
 
   row(name: string): LeaderRow | undefined {
-    return this.db
-      .prepare<[string], LeaderRow>('SELECT holder, host, pid, since, expires_at FROM leaders WHERE name = ?')
-      .get(name);
+    return this.s.row.get(name);
   }
 
   /** Takes the leadership if it is free, expired or held by a dead process of this host. */
@@ -84,13 +101,7 @@ export class SqliteCampaigns {
       const row = this.row(name);
       if (row && row.holder !== holder && !this.vacant(row, this.clock.now())) return false;
       const since = row?.holder === holder ? row.since : now;
-      this.db
-        .prepare(
-          `INSERT INTO leaders (name, holder, host, pid, since, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, host = excluded.host,
-             pid = excluded.pid, since = excluded.since, expires_at = excluded.expires_at`,
-        )
-        .run(name, holder, this.host, process.pid, since, now + LEASE_MS);
+      this.s.take.run(name, holder, this.host, process.pid, since, now + LEASE_MS);
       return true;
     });
   }
@@ -98,19 +109,12 @@ export class SqliteCampaigns {
   /** Renews a held leadership; false when it was lost (taken over after an expiry). */
   renew(name: string, holder: string): boolean {
     if (!this.db.open) return false;
-    return this.write(
-      () =>
-        this.db
-          .prepare('UPDATE leaders SET expires_at = ? WHERE name = ? AND holder = ?')
-          .run(this.clock.now() + LEASE_MS, name, holder).changes === 1,
-    );
+    return this.write(() => this.s.renew.run(this.clock.now() + LEASE_MS, name, holder).changes === 1);
   }
 
   release(name: string, holder: string): void {
     if (!this.db.open) return;
-    this.write(() =>
-      this.db.prepare('UPDATE leaders SET expires_at = 0 WHERE name = ? AND holder = ?').run(name, holder),
-    );
+    this.write(() => this.s.release.run(name, holder));
   }
 
   private vacant(row: LeaderRow, now: Millis): boolean {
