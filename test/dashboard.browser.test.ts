@@ -24,7 +24,10 @@ const IN_CI = process.env.CI === 'true';
 /** The browser's globals as the page functions below use them (the tests compile without the DOM lib). */
 interface PageWindow {
   location: { hash: string };
-  document: { cookie: string };
+  document: {
+    cookie: string;
+    querySelector(selector: string): { getAttribute(name: string): string | null } | null;
+  };
   __sameDocument?: boolean;
   __pwned?: number;
 }
@@ -257,8 +260,17 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await p.locator('.page-fleet').waitFor();
   }
 
+  /** Opens a page by its address and waits until that page, not the previous one, is on screen. */
   async function go(hash: string): Promise<void> {
     await page.evaluate((h) => ((globalThis as unknown as PageWindow).location.hash = h), hash);
+    await page.waitForFunction(
+      () => {
+        const w = globalThis as unknown as PageWindow;
+        return w.document.querySelector('#main > .page')?.getAttribute('data-hash') === w.location.hash;
+      },
+      undefined,
+      { timeout: WAIT },
+    );
   }
 
   beforeAll(async () => {

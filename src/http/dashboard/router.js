@@ -92,7 +92,9 @@ async function renderPage(page, first) {
   const loading = first
     ? setTimeout(() => main.replaceChildren(h('p', { class: 'loading' }, 'Loading…')), 150)
     : 0;
-  const container = h('div', { class: `page page-${page.name}` });
+  // The address this render shows: a test (or a script) can wait for the page it asked for rather
+  // than for an element the previous page may also have.
+  const container = h('div', { class: `page page-${page.name}`, 'data-hash': location.hash });
   try {
     await page.render(container);
   } catch (err) {
