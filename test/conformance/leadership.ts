@@ -3,6 +3,7 @@
  * (Store.watch): of two stores on one database one leads, the other takes over when it steps down;
  * a watcher is told when work may have become claimable, and not for a progress note.
  */
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
 
@@ -107,6 +108,7 @@ export function leadershipTests(h: BackendHarness): void {
       );
       const agents = await Promise.all(Array.from({ length: 20 }, (_, i) => ctx.agent(`herd-${i}`, 'herd')));
       const stop = new AbortController();
+      setMaxListeners(agents.length + 1, stop.signal); // twenty waits share one signal, on purpose
       const waits = agents.map((a) => cns.claimNext(refOf(a), { waitMs: 20_000, signal: stop.signal }));
       await vi.waitFor(() => expect(claims).toBe(20), { timeout: 10_000 });
       // Let every waiter fall asleep (each looks for scheduled work after its empty claim).
