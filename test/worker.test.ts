@@ -148,9 +148,14 @@ async function until(check: () => boolean, what: string, ms = 30_000): Promise<v
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A zombie (ended, not yet reaped: its parent died and nothing reaps orphans here) is gone too.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc (not Linux): signal 0 is all there is
   }
 }
 
@@ -361,6 +366,27 @@ describe('cns worker --exec (SQLite)', () => {
     );
     const agents = JSON.parse((await f.run(['agents', '--json'])).stdout) as { status: string }[];
     expect(agents.map((a) => a.status)).toEqual(['offline']);
+  });
+
+  it('SIGKILL of the worker: its guardian stops the command and what it started, so the task never runs twice at once', async () => {
+    const f = fixture();
+    const id = await f.add('--type', 'doomed', '--title', 'outlives its worker?');
+    const exec = 'sleep 120 & echo $! > child.pid; echo $$ > cmd.pid; wait';
+    const w = f.worker(['--type', 'doomed', '--exec', exec, '--grace', '1s']);
+    const pidFile = join(f.dir, 'cmd.pid');
+    await until(
+      () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes('\n'),
+      'the command to start',
+    );
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const child = Number(readFileSync(join(f.dir, 'child.pid'), 'utf8'));
+    expect(alive(pid) && alive(child)).toBe(true);
+    w.child.kill('SIGKILL');
+    await w.done;
+    await until(() => !alive(pid), `the command ${pid} to be stopped`, 15_000);
+    await until(() => !alive(child), `the command's child ${child} to be stopped`, 15_000);
+    // The task itself is the lease reaper's: still held by the dead worker until its lease expires.
+    expect((await f.show(id)).task.status).toBe('in_progress');
   });
 
   it('a task cancelled while its command runs stops the command', async () => {

@@ -51,6 +51,54 @@ export interface RunningCommand {
   kill(): void;
 }
 
+/**
+ * The guardian of one command: a tiny shell that outlives a worker killed without warning (SIGKILL,
+ * an OOM kill, a crash) and then stops the command's process group, so that a task whose lease
+ * expires is not run twice at once. It reads its stdin, a pipe only the worker holds: a line
+ * `done` (the command ended) lets it exit quietly; end of file (the worker is gone) makes it send
+ * SIGTERM to the group, then SIGKILL after the grace period. `$1`: the group, `$2`: the grace in
+ * seconds. (`kill -TERM "-$1"`, not `kill -s TERM -- …`: dash knows neither `--` nor a negative
+ * pid after `-s`.)
+ */
+const GUARDIAN_SCRIPT = [
+  'trap "" INT HUP TERM',
+  'IFS= read -r line',
+  '[ "$line" = done ] && exit 0',
+  'kill -TERM "-$1" 2>/dev/null || exit 0',
+  'sleep "$2"',
+  'kill -KILL "-$1" 2>/dev/null',
+  'exit 0',
+].join('\n');
+
+/** Starts the guardian of the process group `pgid`; returns how to tell it the command ended. */
+function guard(pgid: number, graceMs: number): () => void {
+  let guardian: ReturnType<typeof spawn>;
+  try {
+    guardian = spawn(
+      '/bin/sh',
+      ['-c', GUARDIAN_SCRIPT, 'cns-worker-guardian', String(pgid), String(graceMs / 1000)],
+      {
+        stdio: ['pipe', 'ignore', 'ignore'],
+        // Its own group: a Ctrl-C meant for the worker does not reach it.
+        detached: true,
+      },
+    );
+  } catch {
+    return () => {};
+  }
+  guardian.on('error', () => {});
+  guardian.stdin?.on('error', () => {});
+  // Neither the guardian nor its pipe keeps the worker's event loop alive.
+  guardian.unref();
+  (guardian.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  let told = false;
+  return () => {
+    if (told) return;
+    told = true;
+    guardian.stdin?.end('done\n');
+  };
+}
+
 /** How long output may still arrive after the command exited (a process it left behind may hold the pipes). */
 const OUTPUT_GRACE_MS = 2_000;
 
@@ -156,6 +204,9 @@ export function startCommand(options: CommandOptions): RunningCommand {
     detached: true,
   });
 
+  // Without a process of its own the command could not be guarded (it failed to start).
+  const release = child.pid === undefined ? () => {} : guard(child.pid, options.graceMs);
+
   const kill = (): void => {
     if (exited) return;
     sent = 'SIGKILL';
@@ -194,10 +245,12 @@ export function startCommand(options: CommandOptions): RunningCommand {
     };
     child.once('error', (err) => {
       exited = true;
+      release();
       finish(null, null, err);
     });
     child.once('exit', (code, signal) => {
       exited = true;
+      release();
       // Processes it left behind are no longer the task's: stop waiting for output they may hold.
       let closed = false;
       const grace = setTimeout(() => {
