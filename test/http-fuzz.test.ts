@@ -757,6 +757,7 @@ const ROUTES: Route[] = [
     role: 'agent',
     body: () => ({ waitMs: 0, leaseMs: 60_000 }),
   },
+  { method: 'POST', path: () => '/api/agent/wait', role: 'agent', body: () => ({ waitMs: 0 }) },
   ...(['progress', 'complete', 'fail', 'release', 'heartbeat'] as const).map((what): Route => ({
     method: 'POST',
     path: (r) => `/api/tasks/${id(r)}/${what}`,

@@ -39,7 +39,7 @@ function sh(command: string, opts: { cwd: string; input?: string; env?: NodeJS.P
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin.end(opts.input ?? '');
   const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done, stdout: () => stdout };
+  return { child, done, stdout: () => stdout, stderr: () => stderr };
 }
 
 function cns(dir: string, args: string[], input?: string) {
@@ -106,6 +106,112 @@ describe('cns wait', () => {
     const r = await cns(dir, ['wait']).done;
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--agent NAME or --type TYPE/);
+  });
+});
+
+describe('cns wait --server (through cns serve)', () => {
+  let url: string;
+  let port: string;
+  let serve: ReturnType<typeof sh> | null = null;
+  let agentToken: string;
+  let supervisorToken: string;
+
+  function startServe(at: string): Promise<string> {
+    const line = [process.execPath, MAIN, '--db', join(dir, '.cns', 'cns.db'), 'serve', '--port', at]
+      .map((w) => `'${w.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
+    const s = sh(`exec ${line}`, { cwd: dir });
+    serve = s;
+    return new Promise((resolve, reject) => {
+      const check = setInterval(() => {
+        const m = /listening on (http:\/\/\S+)/.exec(s.stdout());
+        if (m) {
+          clearInterval(check);
+          resolve(m[1]!);
+        }
+      }, 50);
+      void s.done.then((r) => {
+        clearInterval(check);
+        reject(new Error(`cns serve ended: ${r.stderr}`));
+      });
+    });
+  }
+
+  /** `cns wait` with no database: only the server and the token. */
+  function remoteWait(args: string[], extraEnv: NodeJS.ProcessEnv = {}, input?: string) {
+    const line = [process.execPath, MAIN, 'wait', ...args]
+      .map((w) => `'${w.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
+    return sh(line, { cwd: tmpdir(), input, env: { CNS_SERVER: url, CNS_TOKEN: agentToken, ...extraEnv } });
+  }
+
+  const token = async (...args: string[]) => {
+    const r = await cns(dir, ['token', 'create', ...args, '--json']).done;
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { secret: string }).secret;
+  };
+
+  beforeAll(async () => {
+    agentToken = await token('--role', 'agent', '--name', 'remote-waiter', '--type', 'remote-wait');
+    supervisorToken = await token('--role', 'supervisor', '--name', 'boss');
+    url = await startServe('0');
+    port = new URL(url).port;
+  });
+  afterAll(() => serve?.child.kill('SIGKILL'));
+
+  it("waits as the token's agent, wakes when its kind of work arrives, claims nothing", async () => {
+    const waiting = remoteWait(['--json']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await cns(dir, ['task', 'add', '--type', 'other', '--title', 'not for it']).done).code).toBe(0);
+    const added = await cns(dir, ['task', 'add', '--type', 'remote-wait', '--title', 'over http', '--json'])
+      .done;
+    const id = (JSON.parse(added.stdout) as { task: { id: number } }).task.id;
+    const r = await waiting.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { task: { id: number } }).task.id).toBe(id);
+    const shown = await cns(dir, ['task', 'show', String(id), '--json']).done;
+    expect((JSON.parse(shown.stdout) as { task: { status: string } }).task.status).toBe('pending');
+    // The hook over the server: exit 2 with the brief on stderr wakes the session.
+    const hook = await remoteWait(['--hook', 'rewake'], {}, STOP_EVENT).done;
+    expect(hook.code, hook.stderr).toBe(2);
+    expect(hook.stderr).toMatch(new RegExp(`task #${id} is waiting for a remote-wait agent: "over http"`));
+    expect((await cns(dir, ['task', 'cancel', String(id)]).done).code).toBe(0);
+  });
+
+  it('refuses a supervisor token, another type, --capability, and a token without a server', async () => {
+    const sup = await remoteWait(['--timeout', '1s'], { CNS_TOKEN: supervisorToken }).done;
+    expect(sup.code).toBe(2);
+    expect(sup.stderr).toMatch(/needs an agent token \(this one is a supervisor token\)/);
+    const other = await remoteWait(['--type', 'frontend', '--timeout', '1s']).done;
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/this token's agent has type remote-wait, not frontend/);
+    const caps = await remoteWait(['--capability', 'gpu', '--timeout', '1s']).done;
+    expect(caps.code).toBe(2);
+    expect(caps.stderr).toMatch(/--capability does not go with --server/);
+    const local = await cns(dir, ['wait', '--type', 'x', '--token', 'cns_x', '--timeout', '1s']).done;
+    expect(local.code).toBe(2);
+    expect(local.stderr).toMatch(/--token goes with --server/);
+    const timedOut = await remoteWait(['--timeout', '1s']).done;
+    expect(timedOut.code).toBe(10);
+  });
+
+  it('keeps waiting while cns serve is down, and wakes for work queued while it was', async () => {
+    const waiting = remoteWait(['--json', '--timeout', '60s']);
+    await new Promise((r) => setTimeout(r, 300));
+    serve!.child.kill('SIGKILL');
+    await serve!.done;
+    // The waiter notices the server is gone and says so, then tries again.
+    for (let i = 0; i < 200 && !/trying again/.test(waiting.stderr()); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(waiting.stderr()).toMatch(/cannot reach cns serve .* trying again until the wait's time runs out/);
+    const added = await cns(dir, ['task', 'add', '--type', 'remote-wait', '--title', 'while down', '--json'])
+      .done;
+    const id = (JSON.parse(added.stdout) as { task: { id: number } }).task.id;
+    url = await startServe(port);
+    const r = await waiting.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { task: { id: number } }).task.id).toBe(id);
+    expect(r.stderr).toMatch(/reachable again/);
   });
 });
 

@@ -63,6 +63,15 @@ export interface CnsApi {
 
   // the agent's side (fenced by the lease token)
   claimNext(agent: AgentRef, options?: ClaimOptions): Promise<ClaimOutcome>;
+  /**
+   * Waits, claiming nothing, until a task this agent could claim exists (assigned to it, or pending
+   * of its type with capabilities it has); the task, or null with the reason when the wait ends
+   * (`waitMs`, capped by config.waitMaxMs, or the signal). Over `cns serve` the token is the agent.
+   */
+  waitForWork(
+    agent: Pick<AgentRef, 'id' | 'name' | 'type' | 'capabilities'>,
+    options?: Pick<ClaimOptions, 'waitMs' | 'signal'>,
+  ): Promise<{ task: Task; reason?: undefined } | { task: null; reason: string }>;
   heartbeatTask(taskId: number, leaseToken: string): Promise<Task>;
   progress(taskId: number, leaseToken: string, input: ProgressInput): Promise<Task>;
   complete(taskId: number, leaseToken: string, input: { result: string; data?: Json }): Promise<Task>;

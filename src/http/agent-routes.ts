@@ -148,6 +148,27 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
       : { claimed: null, reason: outcome.reason };
   });
 
+  // `cns wait --server`: wait, claiming nothing, until a task this agent could claim exists. Waiting
+  // registers nothing: a registered agent's own capabilities and assigned tasks count, else the
+  // token's type and capabilities (id 0: nothing is assigned to an agent that never registered).
+  router.post('/api/agent/wait', async (ctx) => {
+    const p = agentOnly(ctx, 'waiting for work');
+    const input = await ctx.body();
+    const waitMs = optionalNumber(input, 'waitMs', 0, CLAIM_WAIT_MAX_MS) ?? 0;
+    const who = p.agent!;
+    const known = await cns.findAgent(who.name);
+    const live = known && known.deregisteredAt === null ? known : null;
+    return cns.waitForWork(
+      {
+        id: live?.id ?? 0,
+        name: who.name,
+        type: who.type,
+        capabilities: live?.capabilities ?? who.capabilities,
+      },
+      { waitMs: Math.floor(waitMs), signal: ctx.signal },
+    );
+  });
+
   const fenced = (
     path: string,
     what: string,

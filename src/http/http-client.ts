@@ -243,6 +243,26 @@ export class HttpCnsApi implements CnsApi {
     }
   }
 
+  /** The token's agent waits (POST /api/agent/wait); `agent` is the server's to decide. */
+  async waitForWork(
+    _agent: Pick<AgentRef, 'id' | 'name' | 'type' | 'capabilities'>,
+    options: Pick<ClaimOptions, 'waitMs' | 'signal'> = {},
+  ): Promise<{ task: Task; reason?: undefined } | { task: null; reason: string }> {
+    const waitMs = Math.min(Math.max(0, options.waitMs ?? 0), this.config.waitMaxMs);
+    try {
+      const res = await this.call<{ task: Task | null; reason?: string }>(
+        'POST',
+        '/api/agent/wait',
+        { waitMs },
+        options.signal,
+      );
+      return res.task ? { task: res.task } : { task: null, reason: res.reason ?? 'nothing to claim' };
+    } catch (err) {
+      if (options.signal?.aborted && isAbort(err)) return { task: null, reason: 'the wait was cancelled' };
+      throw err;
+    }
+  }
+
   private async fenced(taskId: number, op: string, body: Record<string, unknown>): Promise<Task> {
     return (await this.call<{ task: Task }>('POST', `/api/tasks/${taskId}/${op}`, body)).task;
   }

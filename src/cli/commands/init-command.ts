@@ -247,10 +247,14 @@ function chooseHookMode(value: string | boolean): HookMode {
   return older ? 'stop' : 'rewake';
 }
 
-/** The hook entry: `cns wait --hook MODE` for this session's agent (type from CNS_AGENT_TYPE). */
+/**
+ * The hook entry: `cns wait --hook MODE` for this session's agent. `cns wait` finds it itself: the
+ * session's `cns mcp` agent, else CNS_AGENT_TYPE, else "general" — or, with CNS_SERVER and
+ * CNS_TOKEN in the session's environment, the agent token's.
+ */
 export function stopHookEntry(mode: HookMode): Record<string, unknown> {
   // The wait ends a little before the hook's own timeout, so Claude Code never kills it.
-  const command = `${selfCommandLine(['wait', '--hook', mode, '--timeout', mode === 'rewake' ? '23h' : '55m'])} --type "\${CNS_AGENT_TYPE:-general}"`;
+  const command = selfCommandLine(['wait', '--hook', mode, '--timeout', mode === 'rewake' ? '23h' : '55m']);
   return mode === 'rewake'
     ? { type: 'command', command, async: true, asyncRewake: true, timeout: 86_400 }
     : { type: 'command', command, timeout: 3_600, statusMessage: 'waiting for a cns task' };

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../core/errors.js';
+import type { CnsApi } from '../../coordinator/cns-api.js';
+import { CnsError, InvalidInputError } from '../../core/errors.js';
 import type { Agent, Task } from '../../core/types.js';
 import { collect, parseDuration, withCoordinator } from '../context.js';
 import { EXIT } from '../errors.js';
@@ -14,6 +15,8 @@ interface WaitOpts {
   timeout?: string;
   json?: boolean;
   hook?: 'rewake' | 'stop';
+  server?: string;
+  token?: string;
 }
 
 /** The longest single wait the coordinator takes; longer waits are made of several. */
@@ -36,6 +39,11 @@ export function registerWaitCommand(program: Command): void {
     .option('--timeout <duration>', 'give up after this long (30s, 10m, 2h; default: wait until work comes)')
     .option('--json', 'print {task} (or {task: null, reason}) as JSON')
     .option(
+      '--server <url>',
+      'wait through a remote "cns serve" instead of opening a database (env CNS_SERVER); needs an agent token, which names the agent',
+    )
+    .option('--token <secret>', 'the cns serve agent token (env CNS_TOKEN, preferred)')
+    .option(
       '--hook <mode>',
       'run as a Claude Code hook (reads the hook JSON on stdin): "rewake" for an async Stop hook with asyncRewake (exit 2 with the brief on stderr wakes the idle session), "stop" for a blocking Stop hook (prints {"decision":"block"} when work comes)',
     )
@@ -47,9 +55,14 @@ to it), else --type/--capability (or CNS_AGENT_TYPE). With --hook and no --agent
 "cns mcp" started by the same Claude Code session registered is found by its process (Linux), so
 tasks assigned to it count too.
 
+With --server (or env CNS_SERVER) the agent token says who the agent is: its name, type and
+capabilities (those of the registered agent once it has registered). If the database or the server
+cannot be reached for a while, the wait goes on trying until its time runs out.
+
 Examples:
   cns wait --type backend && claude -p "Call task_next and do the task"
   cns wait --agent backend-1 --timeout 10m --json
+  CNS_TOKEN=cns_… cns wait --server http://cns.internal:4747
 
 "cns init --claude-hook" installs the hook that makes an idle Claude Code session wait here.
 
@@ -66,20 +79,22 @@ with --hook rewake: 2 work is there (the brief on stderr), 0 otherwise.`,
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      const deadline = Date.now() + timeoutMs;
+      const server = opts.server ?? (process.env.CNS_SERVER || undefined);
       try {
-        const outcome = await withCoordinator(cmd, async (c) => {
-          const agent = await resolveWaiter(
-            opts,
-            (ref) => c.findAgent(ref),
-            () => c.listAgents(),
-          );
-          const deadline = Date.now() + timeoutMs;
-          for (;;) {
-            const waitMs = Math.max(0, Math.min(CHUNK_MS, deadline - Date.now()));
-            const out = await c.waitForWork(agent, { waitMs, signal: abort.signal });
-            if (out.task || abort.signal.aborted || Date.now() >= deadline) return { ...out, agent };
-          }
-        });
+        const outcome =
+          server !== undefined
+            ? await waitRemotely(server, opts, deadline, abort.signal)
+            : await withCoordinator(cmd, async (c) => {
+                if (opts.token !== undefined)
+                  throw new InvalidInputError('--token goes with --server (a cns serve URL)');
+                const agent = await resolveWaiter(
+                  opts,
+                  (ref) => c.findAgent(ref),
+                  () => c.listAgents(),
+                );
+                return { ...(await waitLoop(c, agent, deadline, CHUNK_MS, abort.signal)), agent };
+              });
         if (outcome.task) return report(outcome.task, outcome.agent, opts);
         if (abort.signal.aborted) {
           process.exitCode = opts.hook ? EXIT.ok : EXIT.interrupted;
@@ -94,6 +109,88 @@ with --hook rewake: 2 work is there (the brief on stderr), 0 otherwise.`,
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+type WaitOutcome = { task: Task; reason?: undefined } | { task: null; reason: string };
+
+/**
+ * Waits in chunks until work is there, the deadline or the abort. A database or server that cannot
+ * be reached (a restart, a network break) does not end the wait: it is tried again, 1 s, 2 s, 4 s
+ * … 15 s apart, until the deadline — a hook that gave up would leave its session idle for good.
+ */
+async function waitLoop(
+  api: Pick<CnsApi, 'waitForWork'>,
+  agent: Waiter,
+  deadline: number,
+  chunkMs: number,
+  signal: AbortSignal,
+): Promise<WaitOutcome> {
+  let pause = 1_000;
+  let down = false;
+  for (;;) {
+    const waitMs = Math.max(0, Math.min(chunkMs, deadline - Date.now()));
+    try {
+      const out = await api.waitForWork(agent, { waitMs, signal });
+      if (down) printErr('cns wait: reachable again, waiting on');
+      down = false;
+      pause = 1_000;
+      if (out.task || signal.aborted || Date.now() >= deadline) return out;
+    } catch (err) {
+      if (!(err instanceof CnsError && err.code === 'store_unavailable') || signal.aborted) throw err;
+      if (!down) printErr(`cns wait: ${err.message}; trying again until the wait's time runs out`);
+      down = true;
+      const left = deadline - Date.now();
+      if (left <= 0) throw err;
+      await sleep(Math.min(pause, left), signal);
+      pause = Math.min(pause * 2, 15_000);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** `cns wait --server`: the agent token names the agent; the server waits for it. */
+async function waitRemotely(
+  server: string,
+  opts: WaitOpts,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<WaitOutcome & { agent: Waiter }> {
+  const token = opts.token ?? (process.env.CNS_TOKEN || undefined);
+  if (!token) throw new InvalidInputError('--server needs a token: --token <secret> or env CNS_TOKEN');
+  if (opts.capability !== undefined)
+    throw new InvalidInputError(
+      '--capability does not go with --server: the agent token (or the registered agent) gives the capabilities',
+    );
+  const { HttpCnsApi } = await import('../../http/http-client.js');
+  const remote = await HttpCnsApi.connect(server, token);
+  try {
+    const who = remote.whoami.agent;
+    if (!who)
+      throw new InvalidInputError(
+        `cns wait --server needs an agent token (this one is a ${remote.whoami.role} token)`,
+      );
+    if (opts.agent !== undefined && opts.agent !== who.name)
+      throw new InvalidInputError(`this token acts as agent ${who.name}, not ${opts.agent}`);
+    const type = opts.type ?? (process.env.CNS_AGENT_TYPE || undefined);
+    if (type !== undefined && type !== who.type)
+      throw new InvalidInputError(`this token's agent has type ${who.type}, not ${type}`);
+    const agent: Waiter = { id: 0, name: who.name, type: who.type, capabilities: who.capabilities };
+    const chunkMs = Math.min(CHUNK_MS, remote.config.waitMaxMs);
+    return { ...(await waitLoop(remote, agent, deadline, chunkMs, signal)), agent };
+  } finally {
+    await remote.close();
+  }
 }
 
 interface Waiter {
@@ -118,7 +215,12 @@ async function resolveWaiter(
   } else if (opts.hook) {
     agent = sessionAgent(await list());
   }
-  const type = opts.type ?? agent?.type ?? (process.env.CNS_AGENT_TYPE || undefined);
+  // A hook with nothing else to go on waits for the type `cns mcp` agents are given by cns init.
+  const type =
+    opts.type ??
+    agent?.type ??
+    (process.env.CNS_AGENT_TYPE || undefined) ??
+    (opts.hook ? 'general' : undefined);
   if (type === undefined)
     throw new InvalidInputError(
       'say whose work to wait for: --agent NAME or --type TYPE (or env CNS_AGENT_TYPE)',
