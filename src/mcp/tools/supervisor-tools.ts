@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { NewTask } from '../../core/batch.js';
 import { InvalidInputError } from '../../core/errors.js';
+import { PRIORITY_MAX, PRIORITY_MIN } from '../../core/input.js';
 import { isFinal, type TaskStatus } from '../../core/status.js';
 import type { Json, Task } from '../../core/types.js';
 import { json, next, questionSchema, status, taskId, taskRowSchema, workflowSchema } from '../schemas.js';
@@ -24,7 +25,13 @@ const taskFields = {
   spec: z.string().max(200_000).optional().describe('what to do and what "done" means (markdown)'),
   input: json.optional().describe('optional structured input (JSON)'),
   requires: z.array(name).optional().describe('capabilities the agent must have'),
-  priority: z.number().int().optional().describe('higher first (default 0)'),
+  priority: z
+    .number()
+    .int()
+    .min(PRIORITY_MIN)
+    .max(PRIORITY_MAX)
+    .optional()
+    .describe('higher first (default 0); a 32-bit integer'),
   review: z.boolean().optional().describe('completion needs your approval'),
   max_attempts: z.number().int().min(1).max(1000).optional(),
   idempotency_key: z.string().min(1).max(256).optional().describe('same key = same task, not a duplicate'),
