@@ -212,6 +212,22 @@ describe('cns wait --server (through cns serve)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { task: { id: number } }).task.id).toBe(id);
     expect(r.stderr).toMatch(/reachable again/);
+    expect((await cns(dir, ['task', 'cancel', String(id)]).done).code).toBe(0);
+  });
+
+  it('started while cns serve is down, waits for it to come back', async () => {
+    serve!.child.kill('SIGKILL');
+    await serve!.done;
+    const waiting = remoteWait(['--json', '--timeout', '60s']);
+    for (let i = 0; i < 400 && !/trying again/.test(waiting.stderr()); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(waiting.stderr()).toMatch(/cannot reach cns serve .* trying again/);
+    const added = await cns(dir, ['task', 'add', '--type', 'remote-wait', '--title', 'after', '--json']).done;
+    const id = (JSON.parse(added.stdout) as { task: { id: number } }).task.id;
+    url = await startServe(port);
+    const r = await waiting.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { task: { id: number } }).task.id).toBe(id);
   });
 });
 

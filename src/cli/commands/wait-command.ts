@@ -93,7 +93,8 @@ with --hook rewake: 2 work is there (the brief on stderr), 0 otherwise.`,
                   (ref) => c.findAgent(ref),
                   () => c.listAgents(),
                 );
-                return { ...(await waitLoop(c, agent, deadline, CHUNK_MS, abort.signal)), agent };
+                const outage = new Outage(deadline, abort.signal);
+                return { ...(await waitLoop(c, agent, outage, deadline, CHUNK_MS, abort.signal)), agent };
               });
         if (outcome.task) return report(outcome.task, outcome.agent, opts);
         if (abort.signal.aborted) {
@@ -114,36 +115,56 @@ with --hook rewake: 2 work is there (the brief on stderr), 0 otherwise.`,
 type WaitOutcome = { task: Task; reason?: undefined } | { task: null; reason: string };
 
 /**
- * Waits in chunks until work is there, the deadline or the abort. A database or server that cannot
- * be reached (a restart, a network break) does not end the wait: it is tried again, 1 s, 2 s, 4 s
- * … 15 s apart, until the deadline — a hook that gave up would leave its session idle for good.
+ * What a wait does while its database or `cns serve` cannot be reached (a restart, a network
+ * break): it says so once on stderr and tries again, 1 s, 2 s, 4 s … 15 s apart, until its time
+ * runs out — a hook that gave up would leave its session idle for good. Null when interrupted.
  */
+class Outage {
+  private down = false;
+  private pause = 1_000;
+
+  constructor(
+    private readonly deadline: number,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async retry<T>(attempt: () => Promise<T>): Promise<T | null> {
+    for (;;) {
+      if (this.signal.aborted) return null;
+      try {
+        const value = await attempt();
+        if (this.down) printErr('cns wait: reachable again, waiting on');
+        this.down = false;
+        this.pause = 1_000;
+        return value;
+      } catch (err) {
+        if (!(err instanceof CnsError && err.code === 'store_unavailable') || this.signal.aborted) throw err;
+        if (!this.down) printErr(`cns wait: ${err.message}; trying again until the wait's time runs out`);
+        this.down = true;
+        const left = this.deadline - Date.now();
+        if (left <= 0) throw err;
+        await sleep(Math.min(this.pause, left), this.signal);
+        this.pause = Math.min(this.pause * 2, 15_000);
+      }
+    }
+  }
+}
+
+/** Waits in chunks until work is there, the deadline or the abort, through outages. */
 async function waitLoop(
   api: Pick<CnsApi, 'waitForWork'>,
   agent: Waiter,
+  outage: Outage,
   deadline: number,
   chunkMs: number,
   signal: AbortSignal,
 ): Promise<WaitOutcome> {
-  let pause = 1_000;
-  let down = false;
   for (;;) {
-    const waitMs = Math.max(0, Math.min(chunkMs, deadline - Date.now()));
-    try {
-      const out = await api.waitForWork(agent, { waitMs, signal });
-      if (down) printErr('cns wait: reachable again, waiting on');
-      down = false;
-      pause = 1_000;
-      if (out.task || signal.aborted || Date.now() >= deadline) return out;
-    } catch (err) {
-      if (!(err instanceof CnsError && err.code === 'store_unavailable') || signal.aborted) throw err;
-      if (!down) printErr(`cns wait: ${err.message}; trying again until the wait's time runs out`);
-      down = true;
-      const left = deadline - Date.now();
-      if (left <= 0) throw err;
-      await sleep(Math.min(pause, left), signal);
-      pause = Math.min(pause * 2, 15_000);
-    }
+    const out = await outage.retry(() =>
+      api.waitForWork(agent, { waitMs: Math.max(0, Math.min(chunkMs, deadline - Date.now())), signal }),
+    );
+    if (out === null) return { task: null, reason: 'the wait was interrupted' };
+    if (out.task || signal.aborted || Date.now() >= deadline) return out;
   }
 }
 
@@ -173,7 +194,11 @@ async function waitRemotely(
       '--capability does not go with --server: the agent token (or the registered agent) gives the capabilities',
     );
   const { HttpCnsApi } = await import('../../http/http-client.js');
-  const remote = await HttpCnsApi.connect(server, token);
+  // A server that is down when the wait starts (a fleet rebooting, cns serve after its agents) is
+  // waited for too.
+  const outage = new Outage(deadline, signal);
+  const remote = await outage.retry(() => HttpCnsApi.connect(server, token));
+  if (remote === null) return { task: null, reason: 'the wait was interrupted', agent: unknownAgent };
   try {
     const who = remote.whoami.agent;
     if (!who)
@@ -187,7 +212,7 @@ async function waitRemotely(
       throw new InvalidInputError(`this token's agent has type ${who.type}, not ${type}`);
     const agent: Waiter = { id: 0, name: who.name, type: who.type, capabilities: who.capabilities };
     const chunkMs = Math.min(CHUNK_MS, remote.config.waitMaxMs);
-    return { ...(await waitLoop(remote, agent, deadline, chunkMs, signal)), agent };
+    return { ...(await waitLoop(remote, agent, outage, deadline, chunkMs, signal)), agent };
   } finally {
     await remote.close();
   }
@@ -199,6 +224,9 @@ interface Waiter {
   type: string;
   capabilities: string[];
 }
+
+/** The waiter of a wait interrupted before it knew who it was (only its exit code is used). */
+const unknownAgent: Waiter = { id: 0, name: '?', type: '?', capabilities: [] };
 
 async function resolveWaiter(
   opts: WaitOpts,
