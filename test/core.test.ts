@@ -177,6 +177,16 @@ describe('policy and config', () => {
     );
   });
 
+  it('a waiting claim re-checks without a hint every 60 s on PostgreSQL, 10 s on SQLite, unless told', () => {
+    expect(resolveConfig({ db: 'postgres://u@h/db' }, {}, '/').claimBackstopMs).toBe(60_000);
+    expect(resolveConfig({}, { CNS_DB: 'postgresql://u@h/db' }, '/').claimBackstopMs).toBe(60_000);
+    expect(resolveConfig({ db: 'x.db' }, {}, '/').claimBackstopMs).toBe(10_000);
+    expect(resolveConfig({}, {}, '/').claimBackstopMs).toBe(10_000);
+    expect(resolveConfig({ db: 'postgres://u@h/db', claimBackstopMs: 5_000 }, {}, '/').claimBackstopMs).toBe(
+      5_000,
+    );
+  });
+
   it('parses ids as people type them', () => {
     expect(parseId('42')).toBe(42);
     expect(parseId('#42')).toBe(42);

@@ -15,6 +15,8 @@ export class LeaseReaper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<ReapResult | null> | null = null;
   private leadership: Leadership | null = null;
+  /** When the periodic sweep next looks for silent agents (see reapNow). */
+  private nextAgentCheck = 0;
 
   constructor(
     private readonly store: Store,
@@ -51,7 +53,10 @@ export class LeaseReaper {
   /** One sweep now (a sweep already under way is joined, not doubled). */
   sweep(): Promise<ReapResult | null> {
     if (!this.running) {
-      this.running = this.reapNow()
+      const now = Date.now();
+      const agents = now >= this.nextAgentCheck;
+      if (agents) this.nextAgentCheck = now + Math.min(5_000, this.config.policy.offlineAfterMs / 10);
+      this.running = this.reapNow({ agents })
         .catch((err: unknown) => {
           this.onError(err);
           return null;
@@ -63,12 +68,19 @@ export class LeaseReaper {
     return this.running;
   }
 
-  /** One sweep, its failure thrown (sweep() reports it to onError instead). */
-  async reapNow(): Promise<ReapResult> {
+  /**
+   * One sweep, its failure thrown (sweep() reports it to onError instead). The periodic sweep
+   * (`agents: false` when not due) looks for silent agents less often than for expired leases —
+   * every tenth of `offlineAfterMs`, at most every 5 s — as marking an agent offline a few seconds
+   * late changes nothing (its leases expire on their own), and an idle fleet's database should not
+   * pay a statement a second for it.
+   */
+  async reapNow(options: { agents?: boolean } = {}): Promise<ReapResult> {
     const { policy } = this.config;
     const expired = await this.store.transition({ expiredLeases: true }, (tasks) => ({
       changes: tasks.map((t) => decideExpire(t, policy)),
     }));
+    if (options.agents === false) return { expired, offline: [] };
     const offline = await this.store.markOffline(
       policy.offlineAfterMs,
       events.agentOffline(policy.offlineAfterMs),

@@ -30,7 +30,9 @@ export interface CnsConfig {
    * A waiting claim re-checks at least this often without a wake-up signal. Everything that makes
    * work claimable signals (a new task, a release, an expiry, an assignment), and a task scheduled
    * for later wakes the waiter at its time, so this only bounds the delay of a missed signal.
-   * Default 10 s.
+   * Default 60 s on PostgreSQL (NOTIFY is transactional, and a lost LISTEN connection wakes every
+   * waiter once it is back), 10 s on SQLite (its cross-process signal is a file-system event, which
+   * some file systems — network mounts, some container volumes — do not deliver).
    */
   claimBackstopMs: number;
   /**
@@ -106,6 +108,9 @@ export function defaultDbPath(cwd: string = process.cwd()): string {
   return join(resolve(cwd), '.cns', 'cns.db');
 }
 
+/** A PostgreSQL URL (the store's own parse, store/open.ts, decides; this only picks defaults). */
+const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+
 export function resolveConfig(
   flags: ConfigInput = {},
   env: Record<string, string | undefined> = process.env,
@@ -142,7 +147,7 @@ export function resolveConfig(
     reaperIntervalMs: pick('reaperIntervalMs') ?? 1_000,
     heartbeatIntervalMs: pick('heartbeatIntervalMs') ?? Math.max(50, Math.floor(leaseMs / 3)),
     pollBackstopMs: pick('pollBackstopMs') ?? 1_000,
-    claimBackstopMs: pick('claimBackstopMs') ?? 10_000,
+    claimBackstopMs: pick('claimBackstopMs') ?? (POSTGRES_URL.test(pick('db') ?? '') ? 60_000 : 10_000),
     questionWebhookUrl: pick('questionWebhookUrl') ?? null,
     webhookSecret: pick('webhookSecret') ?? null,
     pgPoolSize: pick('pgPoolSize') ?? null,

@@ -15,7 +15,7 @@ import type { Millis } from '../../core/types.js';
 import type { Leadership } from '../store.js';
 
 /** How often a campaigner that is neither leader nor standby tries for the standby's place. */
-const STANDBY_RETRY_MS = 30_000;
+const STANDBY_RETRY_MS = 60_000;
 /** After a lost or failed connection: wait this long (doubling to RECONNECT_MAX_MS). */
 const RECONNECT_MIN_MS = 200;
 const RECONNECT_MAX_MS = 5_000;
@@ -28,7 +28,13 @@ const RECORD_TTL_MS = 30_000;
 const RECORD_RENEW_MS = 10_000;
 
 /** SQL of the two locks: $1 namespace (schema), $2 the campaign (name, or name + ':standby'). */
-const TRY_LOCK = 'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok';
+/**
+ * Tries for the lead, else for the standby's place, in one statement (one transaction a round for a
+ * campaigner that gets neither): $3 is the standby's key. CASE evaluates in order, so the standby's
+ * lock is not taken by the leader.
+ */
+const TRY_LOCKS = `SELECT lead, CASE WHEN lead THEN false ELSE pg_try_advisory_lock(hashtext($1), hashtext($3)) END AS standby
+  FROM (SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS lead) l`;
 const LOCK = 'SELECT pg_advisory_lock(hashtext($1), hashtext($2))';
 const UNLOCK = 'SELECT pg_advisory_unlock(hashtext($1), hashtext($2))';
 const RECORD = `INSERT INTO leaders (name, holder, host, pid, since, expires_at)
@@ -84,9 +90,13 @@ export class PostgresCampaign implements Leadership {
       await client.connect();
       if (this.stopped) return 'lost';
       const standby = `${this.name}:standby`;
-      let got = await this.tryLock(client, this.name);
-      if (!got) {
-        if (!(await this.tryLock(client, standby))) return 'busy';
+      const tried = await client.query<{ lead: boolean; standby: boolean }>(TRY_LOCKS, [
+        this.schema,
+        this.name,
+        standby,
+      ]);
+      if (tried.rows[0]?.lead !== true) {
+        if (tried.rows[0]?.standby !== true) return 'busy';
         // The standby: block on the leader's lock (a session lock: released when its holder's
         // connection ends), then give the standby's place to the next campaigner.
         await client.query('SET lock_timeout = 0');
@@ -95,7 +105,6 @@ export class PostgresCampaign implements Leadership {
         if ((await Promise.race([locking, lost])) === 'lost') return 'lost';
         if (this.stopped) return 'lost';
         await client.query(UNLOCK, [this.schema, standby]);
-        got = true;
       }
       await client.query(RECORD, [this.name, this.holder, hostname(), process.pid]);
       this.set(true);
@@ -112,11 +121,6 @@ export class PostgresCampaign implements Leadership {
       this.client = null;
       await client.end().catch(() => undefined);
     }
-  }
-
-  private async tryLock(client: pg.Client, key: string): Promise<boolean> {
-    const res = await client.query<{ ok: boolean }>(TRY_LOCK, [this.schema, key]);
-    return res.rows[0]?.ok === true;
   }
 
   private set(leading: boolean): void {
