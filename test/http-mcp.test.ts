@@ -10,6 +10,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClaimOutcome } from '../src/coordinator/coordinator.js';
 import type { Agent, Task } from '../src/core/types.js';
+import { HttpCnsApi } from '../src/http/http-client.js';
 import { rawCall, startHarness, type Harness } from './support/http-harness.js';
 import { call, startMcp, textOf } from './support/mcp-harness.js';
 
@@ -400,6 +401,24 @@ describe('cns mcp --server URL --token T (stdio, over the HTTP API)', () => {
     } finally {
       await p.close();
     }
+  });
+
+  it("leaves no abort listener behind per call (a long-running agent's client)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const api = await HttpCnsApi.connect(h.url, h.tokens.alice);
+    try {
+      const me = { id: 0, name: 'alice', type: 'backend', capabilities: [] };
+      // Each call with a signal of its own; Node warns once more than 10 listeners share a signal.
+      for (let i = 0; i < 30; i++)
+        await api.waitForWork(me, { waitMs: 0, signal: new AbortController().signal });
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      await api.close();
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
   });
 
   it('refuses a bad token with a clear message', async () => {

@@ -112,9 +112,15 @@ export class HttpCnsApi implements CnsApi {
     this.closing.abort();
   }
 
-  private call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const signals = [this.closing.signal, ...(signal ? [signal] : [])];
-    return request<T>(this.fetchFn, this.base, this.token, method, path, body, anySignal(signals));
+  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    if (!signal)
+      return request<T>(this.fetchFn, this.base, this.token, method, path, body, this.closing.signal);
+    const either = eitherSignal(this.closing.signal, signal);
+    try {
+      return await request<T>(this.fetchFn, this.base, this.token, method, path, body, either.signal);
+    } finally {
+      either.dispose();
+    }
   }
 
   // ── agents ────────────────────────────────────────────────────────────────────────────────────
@@ -386,17 +392,26 @@ function isAbort(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
 }
 
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  if (signals.length === 1) return signals[0]!;
+/**
+ * A signal that aborts when either does, and `dispose()` to unhook it once the call is over: the
+ * client's own `closing` signal lives as long as the client, and a listener left on it per call
+ * would pile up for ever in a long-running agent.
+ */
+function eitherSignal(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) {
-      controller.abort(s.reason);
-      break;
-    }
-    s.addEventListener('abort', () => controller.abort(s.reason), { once: true });
-  }
-  return controller.signal;
+  const onA = () => controller.abort(a.reason);
+  const onB = () => controller.abort(b.reason);
+  if (a.aborted) onA();
+  else if (b.aborted) onB();
+  a.addEventListener('abort', onA, { once: true });
+  b.addEventListener('abort', onB, { once: true });
+  return {
+    signal: controller.signal,
+    dispose() {
+      a.removeEventListener('abort', onA);
+      b.removeEventListener('abort', onB);
+    },
+  };
 }
 
 async function request<T>(
