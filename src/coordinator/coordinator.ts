@@ -851,6 +851,19 @@ export class Coordinator implements CnsApi {
 
   // ── leases ──────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * Who holds task `taskId` now, as far as a report with `leaseToken` is concerned: the agent the
+   * token was handed out to, when this coordinator handed it out (no read), else the task's current
+   * holder (null when nobody holds it). The fenced write itself then decides whether the token is
+   * still good.
+   */
+  async reportingHolder(taskId: number, leaseToken: string): Promise<string | null> {
+    const known = this.leases.get(leaseToken);
+    if (known !== undefined && known.id === taskId) return known.lease?.agentName ?? null;
+    const task = await this.getTask(taskId);
+    return task.status === 'in_progress' && task.lease ? task.lease.agentName : null;
+  }
+
   /** Keeps what the holder's decisions will need of a task this coordinator handed out. */
   private remember(claimed: ClaimedTask): void {
     const t = claimed.task;

@@ -82,9 +82,14 @@ function sessionOf(named: string | undefined, agent: Agent): string | null {
  * (403). A task not in progress falls through to the store, whose lease-token check refuses it
  * (lease_lost) without changing anything.
  */
-async function requireHolder(cns: Coordinator, principal: Principal, taskId: number): Promise<void> {
-  const task = await cns.getTask(taskId);
-  if (task.status === 'in_progress' && task.lease && task.lease.agentName !== principal.agent!.name) {
+async function requireHolder(
+  cns: Coordinator,
+  principal: Principal,
+  taskId: number,
+  leaseToken: string,
+): Promise<void> {
+  const holder = await cns.reportingHolder(taskId, leaseToken);
+  if (holder !== null && holder !== principal.agent!.name) {
     throw new ForbiddenError(`task ${taskId} is held by another agent, not by ${principal.agent!.name}`, {
       taskId,
       next: 'Only the agent holding a task can report on it.',
@@ -179,7 +184,7 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
       const taskId = idOf(ctx.params.id, 'task');
       const input = await ctx.body();
       const leaseToken = requiredText(input, 'leaseToken', 200);
-      await requireHolder(cns, p, taskId);
+      await requireHolder(cns, p, taskId, leaseToken);
       return { task: await run(taskId, leaseToken, input) };
     });
 
@@ -213,7 +218,7 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
     const taskId = idOf(ctx.params.id, 'task');
     const input = await ctx.body();
     const leaseToken = requiredText(input, 'leaseToken', 200);
-    await requireHolder(cns, p, taskId);
+    await requireHolder(cns, p, taskId, leaseToken);
     const context = optionalJson(input, 'context');
     const forWhom = optionalText(input, 'for', 128);
     return cns.ask(taskId, leaseToken, {
