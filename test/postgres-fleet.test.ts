@@ -6,9 +6,15 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Coordinator } from '../src/coordinator/coordinator.js';
+import { setMaxListeners } from 'node:events';
 import { AgentSession } from '../src/coordinator/agent-session.js';
+import { Coordinator as CoordinatorClass } from '../src/coordinator/coordinator.js';
+import { resolveConfig } from '../src/core/config.js';
+import { DEFAULT_POLICY } from '../src/core/policy.js';
+import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
+import type { Store } from '../src/store/store.js';
 import { openCoordinator } from '../src/coordinator/open-coordinator.js';
 import { runClaimWorkers } from './support/multiprocess.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from './support/postgres.js';
@@ -198,6 +204,91 @@ describe('postgres: many processes, lost connections, skewed clocks', () => {
     } finally {
       await locker.end().catch(() => undefined);
       await cns.close();
+    }
+  }, 60_000);
+
+  it('waiting processes: a new task costs each one claim and no schedule query; a delayed one is learnt from its notification', async () => {
+    // Four "processes": each its own store (pool and LISTEN connection) and coordinator, one
+    // waiting claim each, on the database's own clock. Their store calls are counted.
+    const calls = { claim: 0, untilNextScheduled: 0 };
+    const policy = { ...DEFAULT_POLICY };
+    const stores: Store[] = [];
+    const fleet: Coordinator[] = [];
+    for (let i = 0; i < 4; i++) {
+      const store = await openPostgresStore(s.url, { policy, schema: s.schema, poolSize: 2 });
+      stores.push(store);
+      const counted = new Proxy(store, {
+        get(target, key) {
+          const value = Reflect.get(target, key, target) as unknown;
+          if (key === 'claim' || key === 'untilNextScheduled') calls[key]++;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      fleet.push(
+        new CoordinatorClass(
+          counted,
+          resolveConfig({ db: s.url, claimBackstopMs: 60_000, waitMaxMs: 60_000 }, {}, '/'),
+          {
+            reaper: false,
+          },
+        ),
+      );
+    }
+    const supervisor = await openCoordinator({ db: s.url, schema: s.schema, reaper: false });
+    const agents = await Promise.all(
+      fleet.map((c, i) => c.registerAgent({ name: `sched-${i}`, type: 'sched', capabilities: [] })),
+    );
+    const stop = new AbortController();
+    setMaxListeners(10, stop.signal);
+    try {
+      let waits = fleet.map((c, i) => c.claimNext(agents[i]!, { waitMs: 30_000, signal: stop.signal }));
+      // Each looks, finds nothing, asks when something is scheduled, and sleeps (once more when its
+      // LISTEN starts: a notification may have passed unheard). Then nothing, until work comes.
+      let settled = '';
+      await vi.waitFor(
+        () => {
+          const seen = JSON.stringify(calls);
+          const quiet = seen === settled && calls.claim >= 4;
+          settled = seen;
+          expect(quiet).toBe(true);
+        },
+        { timeout: 10_000, interval: 500 },
+      );
+      const base = { ...calls };
+      // A task for now: each process tries once (at most); nobody asks the store about the schedule.
+      const now = await supervisor.createTask({ type: 'sched', title: 'now' }, 'test');
+      const first = await Promise.race(waits.map((w, i) => w.then((o) => ({ o, i }))));
+      expect(first.o.claimed?.task.id).toBe(now.task.id);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(calls.claim - base.claim).toBeLessThanOrEqual(4);
+      expect(calls.untilNextScheduled).toBe(base.untilNextScheduled);
+      await fleet[first.i]!.complete(now.task.id, first.o.claimed!.leaseToken, { result: 'done' });
+      const claimsSoFar = calls.claim;
+      waits = waits.map((w, i) =>
+        i === first.i ? fleet[i]!.claimNext(agents[i]!, { waitMs: 30_000, signal: stop.signal }) : w,
+      );
+      // The new wait looks once; what it knows of the schedule still holds (no query).
+      await vi.waitFor(() => expect(calls.claim).toBe(claimsSoFar + 1), { timeout: 10_000 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(calls.untilNextScheduled).toBe(base.untilNextScheduled);
+      const before = { ...calls };
+
+      // A task due in 1.5 s: nobody looks before its time, nobody asks, and one of them gets it
+      // then — long before the 60 s backstop.
+      const later = await supervisor.createTask(
+        { type: 'sched', title: 'later', runAfter: Date.now() + 1_500 },
+        'test',
+      );
+      await new Promise((r) => setTimeout(r, 700));
+      expect(calls).toEqual(before);
+      const got = await Promise.race(waits.map((w) => w));
+      expect(got.claimed?.task.id).toBe(later.task.id);
+      expect(calls.untilNextScheduled).toBe(before.untilNextScheduled);
+    } finally {
+      stop.abort();
+      await Promise.allSettled(fleet.map((c) => c.close()));
+      await Promise.allSettled(stores.map((st) => st.close()));
+      await supervisor.close();
     }
   }, 60_000);
 });

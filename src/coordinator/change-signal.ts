@@ -19,7 +19,23 @@ export interface ClaimTicket {
   woken: boolean;
   /** Set while it sleeps. */
   wakeUp: (() => void) | null;
+  /** While it sleeps: when it means to look again (ms since the epoch). */
+  until: number;
 }
+
+/** What a process knows of a type's next scheduled task (ChangeSignal.nextScheduled). */
+interface Schedule {
+  /** The claimEpoch it holds for. */
+  epoch: number;
+  /** When the earliest pending task of the type scheduled for later becomes claimable; null: none. */
+  at: number | null;
+  /** Set while the store is being asked; times learnt meanwhile are kept in `learnt`. */
+  asking: Promise<number | null> | null;
+  learnt: number | null;
+}
+
+const earliest = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.min(a, b);
 
 /**
  * One watcher of the store per coordinator, shared by everything in the process that waits:
@@ -42,6 +58,7 @@ export class ChangeSignal {
   /** Waiting claims, oldest first. */
   private tickets: ClaimTicket[] = [];
   private unwatch: (() => void) | null = null;
+  private readonly schedules = new Map<string, Schedule>();
 
   constructor(private readonly store: Store) {}
 
@@ -56,6 +73,55 @@ export class ChangeSignal {
    */
   get claimEpoch(): number {
     return this.claims;
+  }
+
+  /**
+   * How long until the next task of `type` scheduled for later (a delayed task, a retry's backoff, a
+   * task kept for a while for another agent) becomes claimable; null: none. Asked of the store once
+   * per claimEpoch and shared by the process's waiting claims (a thousand long-polls on one
+   * `cns serve`); hints that carry the time (PostgreSQL's `inMs`) update the answer without asking.
+   */
+  async nextScheduled(type: string): Promise<number | null> {
+    const epoch = this.claims;
+    let known = this.schedules.get(type);
+    if (
+      !known ||
+      known.epoch !== epoch ||
+      (known.asking === null && known.at !== null && known.at <= Date.now())
+    ) {
+      if (this.schedules.size > 1_000) this.schedules.clear();
+      const asked = Date.now();
+      const entry: Schedule = { epoch, at: null, asking: null, learnt: null };
+      entry.asking = this.store.untilNextScheduled(type).then(
+        (delay) => {
+          entry.at = earliest(delay === null ? null : asked + delay, entry.learnt);
+          entry.asking = null;
+          return entry.at;
+        },
+        (err: unknown) => {
+          if (this.schedules.get(type) === entry) this.schedules.delete(type);
+          throw err;
+        },
+      );
+      this.schedules.set(type, entry);
+      known = entry;
+    }
+    const at = known.asking ? await known.asking : known.at;
+    return at === null ? null : Math.max(0, at - Date.now());
+  }
+
+  /** When the next scheduled task of `type` becomes claimable, if known without asking; else null. */
+  knownScheduled(type: string): number | null {
+    const known = this.schedules.get(type);
+    return known && known.epoch === this.claims && known.asking === null ? known.at : null;
+  }
+
+  /** A hint said a task of `type` becomes claimable at `at`: what is known takes it in. */
+  private learnScheduled(type: string, at: number): void {
+    const known = this.schedules.get(type);
+    if (!known || known.epoch !== this.claims) return; // nothing known: the next look asks
+    if (known.asking) known.learnt = earliest(known.learnt, at);
+    else known.at = earliest(known.at, at);
   }
 
   /**
@@ -92,7 +158,7 @@ export class ChangeSignal {
   /** Joins the queue of waiting claims; take it before the first look, close it when done. */
   openTicket(agent: ClaimWaiter): ClaimTicket {
     this.ensureWatching();
-    const ticket: ClaimTicket = { agent, hit: false, woken: false, wakeUp: null };
+    const ticket: ClaimTicket = { agent, hit: false, woken: false, wakeUp: null, until: 0 };
     this.tickets.push(ticket);
     return ticket;
   }
@@ -125,6 +191,7 @@ export class ChangeSignal {
         resolve(offered);
       };
       const timer = setTimeout(done, timeoutMs);
+      ticket.until = Date.now() + timeoutMs;
       ticket.wakeUp = done;
       signal?.addEventListener('abort', done, { once: true });
     });
@@ -156,7 +223,9 @@ export class ChangeSignal {
 
   private changed(hints: readonly ChangeHint[] | null): void {
     this.version++;
-    if (hints === null || hints.some((h) => h.kind !== 'other')) this.claims++;
+    // What is known of the queue's scheduled tasks holds unless a change could have moved them
+    // unseen: one the store cannot describe, or a task become pending without its time.
+    if (hints === null || hints.some((h) => h.kind === 'claimable' && h.inMs === undefined)) this.claims++;
     for (const w of [...this.waiters]) w();
     if (this.tickets.length === 0) return;
     if (hints === null) {
@@ -177,6 +246,15 @@ export class ChangeSignal {
     }
     for (const hint of hints) {
       if (hint.kind === 'other') continue;
+      if (hint.kind === 'claimable' && hint.inMs !== undefined && hint.inMs > 0) {
+        // Claimable later: nobody is offered it now; sleepers of its type that would sleep past its
+        // time wake to shorten their sleep (no look, no query).
+        const at = Date.now() + hint.inMs;
+        this.learnScheduled(hint.type, at);
+        for (const t of this.tickets)
+          if (t.wakeUp !== null && t.agent.type === hint.type && t.until > at) t.wakeUp();
+        continue;
+      }
       const fits = (t: ClaimTicket) =>
         hint.kind === 'assigned'
           ? t.agent.id === hint.agentId

@@ -116,8 +116,6 @@ export type ActorLike = Actor | string;
  */
 export class Coordinator implements CnsApi {
   readonly changes: ChangeSignal;
-  /** The next scheduled task per type, as last asked, with the claim epoch it holds for. */
-  private readonly scheduled = new Map<string, { epoch: number; at: number | null }>();
   readonly reaper: LeaseReaper;
   private closed = false;
   /**
@@ -513,23 +511,6 @@ export class Coordinator implements CnsApi {
   }
 
   /**
-   * How long until the next task of this type scheduled for later becomes claimable (null: none),
-   * asked of the store once per change of the queue: the waiting claims of a process (a thousand
-   * long-polls on one `cns serve`) share the answer until a hint says the queue changed.
-   */
-  private async nextScheduled(type: string): Promise<Millis | null> {
-    const epoch = this.changes.claimEpoch;
-    const known = this.scheduled.get(type);
-    const now = Date.now();
-    if (known && known.epoch === epoch && (known.at === null || known.at > now))
-      return known.at === null ? null : known.at - now;
-    const delay = await this.store.untilNextScheduled(type);
-    if (this.scheduled.size > 1_000) this.scheduled.clear();
-    this.scheduled.set(type, { epoch, at: delay === null ? null : now + delay });
-    return delay;
-  }
-
-  /**
    * The waiting loop of claimNext and waitForWork: `look` (a claim, or a peek) now; while it finds
    * nothing and time remains, sleep until this process's ChangeSignal offers work (see
    * change-signal.ts), a task scheduled for later becomes claimable, or the backstop
@@ -554,8 +535,8 @@ export class Coordinator implements CnsApi {
         if (found !== null) return { found };
         const tried = Date.now();
         // Look again at the backstop, or when a task scheduled for later becomes claimable.
-        const scheduled = ticket && tried < deadline ? await this.nextScheduled(agent.type) : null;
-        const recheckAt = tried + Math.min(this.config.claimBackstopMs, scheduled ?? Infinity);
+        const scheduled = ticket && tried < deadline ? await this.changes.nextScheduled(agent.type) : null;
+        let recheckAt = tried + Math.min(this.config.claimBackstopMs, scheduled ?? Infinity);
         // Wait to be offered work, for that time, the deadline or the abort; tick onWaiting meanwhile.
         for (;;) {
           const now = Date.now();
@@ -569,6 +550,8 @@ export class Coordinator implements CnsApi {
             lastProgress = now;
             options.onWaiting(now - started);
           }
+          // A hint may have told of a task of its type scheduled sooner (ChangeSignal.learnScheduled).
+          recheckAt = Math.min(recheckAt, this.changes.knownScheduled(agent.type) ?? Infinity);
           const untilBackstop = recheckAt - now;
           if (untilBackstop <= 0) break;
           const untilTick = options.onWaiting ? lastProgress + 1_000 - now : Infinity;

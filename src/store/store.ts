@@ -451,7 +451,12 @@ export interface Store {
  * it, or kept for it after an answer); `other`: anything else (progress, review, a final status…).
  */
 export type ChangeHint =
-  | { kind: 'claimable'; type: string; requires: readonly string[] }
+  /**
+   * A task of `type` needing `requires` became pending. `inMs`, when the store can tell: any agent
+   * of the type may claim it in that many ms (0: now; later for a delayed task, a retry's backoff,
+   * or a task kept for a while for another agent).
+   */
+  | { kind: 'claimable'; type: string; requires: readonly string[]; inMs?: Millis }
   | { kind: 'assigned'; agentId: number }
   | { kind: 'other' };
 

@@ -6,8 +6,8 @@
  * waiter re-checks on its own backstop (config pollBackstopMs), so nothing runs while nothing
  * happens.
  *
- * Each notification's payload says what changed (migration 0007: `{"type","requires"}` when a task
- * became pending, `{"agent"}` when one became claimable by one agent only, '' for anything else);
+ * Each notification's payload says what changed (migrations 0007, 0008: `{"type","requires","in"}`
+ * when a task became pending, claimable by any agent of its type in "in" ms, `{"agent"}` when one became claimable by one agent only, '' for anything else);
  * the listeners get the hints of the tick, or null when anything may have changed (after a
  * reconnection, or a payload it cannot read).
  */
@@ -16,17 +16,28 @@ import type { ChangeHint } from '../store.js';
 
 type Listener = (hints: readonly ChangeHint[] | null) => void;
 
-/** Reads one notification's payload; null when it cannot tell. */
-export function parseHint(payload: string | undefined): ChangeHint | null {
+/**
+ * Reads one notification's payload; null when it cannot tell. `timed`: whether the payload's "in"
+ * (ms until any agent of the type may claim the task, by the database's clock; migration 0008) can
+ * be used — not when the store runs on an injected clock (tests), which the database's does not
+ * follow.
+ */
+export function parseHint(payload: string | undefined, timed = true): ChangeHint | null {
   if (payload === undefined || payload === '') return { kind: 'other' };
   try {
-    const p = JSON.parse(payload) as { type?: unknown; requires?: unknown; agent?: unknown };
+    const p = JSON.parse(payload) as { type?: unknown; requires?: unknown; agent?: unknown; in?: unknown };
     if (typeof p.agent === 'number') return { kind: 'assigned', agentId: p.agent };
     if (typeof p.type === 'string') {
       const requires = Array.isArray(p.requires) ? p.requires.filter((r) => typeof r === 'string') : [];
       // A payload cut short for size carries no capabilities: treat it as needing none (a waiter
       // tries, at worst, one claim that finds nothing).
-      return { kind: 'claimable', type: p.type, requires };
+      const inMs = typeof p.in === 'number' && Number.isFinite(p.in) && p.in >= 0 ? p.in : undefined;
+      return {
+        kind: 'claimable',
+        type: p.type,
+        requires,
+        ...(timed && inMs !== undefined ? { inMs } : {}),
+      };
     }
   } catch {
     // fall through
@@ -53,6 +64,8 @@ export class ChangeListener {
   constructor(
     private readonly connection: pg.ClientConfig,
     private readonly channel: string,
+    /** Whether the payloads' times follow the store's clock (see parseHint). */
+    private readonly timed = true,
   ) {}
 
   add(listener: Listener): () => void {
@@ -132,7 +145,7 @@ export class ChangeListener {
     };
     client.on('error', onLost);
     client.on('end', onLost);
-    client.on('notification', (msg) => this.notify(parseHint(msg.payload)));
+    client.on('notification', (msg) => this.notify(parseHint(msg.payload, this.timed)));
     try {
       await client.connect();
       await client.query(`LISTEN "${this.channel}"`);

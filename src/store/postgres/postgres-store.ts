@@ -173,6 +173,7 @@ class PostgresStore implements Store {
     this.changes = new ChangeListener(
       { connectionString: url, connectionTimeoutMillis: 10_000 },
       `cns_${schema}`,
+      !options.clock,
     );
   }
 
