@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowedActions, TASK_STATUSES, type TaskAction, type TaskStatus } from '../src/core/status.js';
-import type { CnsEvent, Task } from '../src/core/types.js';
+import type { Agent, CnsEvent, Task } from '../src/core/types.js';
 import { Authenticator } from '../src/http/auth.js';
 import { issueToken } from '../src/http/tokens.js';
 import { rawCall, startHarness, type Harness } from './support/http-harness.js';
@@ -603,6 +603,23 @@ describe('agent routes', () => {
     expect(tooMuch.status).toBe(403);
     const beat = await h.call(h.tokens.alice, 'POST', '/api/agent/heartbeat');
     expect(beat.body).toMatchObject({ agent: { name: 'alice' }, renewed: [] });
+  });
+
+  it('a heartbeat naming its session keeps the agent alive, and brings it back once it was deregistered', async () => {
+    const reg = await h.call(h.tokens.bob, 'POST', '/api/agent/register', {});
+    const session = reg.body.agent.session as string;
+    const first = await h.call(h.tokens.bob, 'POST', '/api/agent/heartbeat', { session });
+    expect(first.status).toBe(200);
+    expect(first.body.agent).toMatchObject({ name: 'bob', deregisteredAt: null });
+    // The session ends (as when its process stops); a heartbeat that comes after registers it again.
+    expect((await h.call(h.tokens.bob, 'POST', '/api/agent/deregister', { session })).status).toBe(200);
+    const gone = (await h.call(h.tokens.supervisor, 'GET', '/api/agents/bob')).body.agent as Agent;
+    expect(gone.deregisteredAt).not.toBeNull();
+    const back = await h.call(h.tokens.bob, 'POST', '/api/agent/heartbeat', { session });
+    expect(back.status).toBe(200);
+    expect(back.body.agent).toMatchObject({ name: 'bob', deregisteredAt: null });
+    const again = (await h.call(h.tokens.supervisor, 'GET', '/api/agents/bob')).body.agent as Agent;
+    expect(again).toMatchObject({ deregisteredAt: null, status: 'idle' });
   });
 
   it('claim, progress, heartbeat, complete — only on the task this agent holds', async () => {

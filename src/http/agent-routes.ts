@@ -5,7 +5,7 @@
  * held by this agent: a task held by another agent is refused (403) and nothing changes.
  */
 import type { Coordinator } from '../coordinator/coordinator.js';
-import { ForbiddenError, InvalidInputError } from '../core/errors.js';
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../core/errors.js';
 import type { Agent, Json, Task } from '../core/types.js';
 import type { AgentRegistration } from '../store/store.js';
 import { requireRole, type Principal } from './auth.js';
@@ -116,10 +116,26 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
     return { agent };
   });
 
+  // An agent's id never changes (registering again by name updates the same row), so a heartbeat
+  // that names its session — every one from `cns mcp --server` — is one statement: the agent is
+  // looked up (and registered again if it was deregistered) only the first time, or when the
+  // heartbeat shows it deregistered.
+  const agentIds = new Map<string, number>();
   router.post('/api/agent/heartbeat', async (ctx) => {
     const p = agentOnly(ctx, 'heartbeating');
     const session = namedSession(await ctx.body());
+    const name = p.agent!.name;
+    const known = agentIds.get(name);
+    if (known !== undefined && session !== undefined) {
+      const beat = await cns.heartbeat(known, session).catch((err: unknown) => {
+        if (err instanceof NotFoundError) return null;
+        throw err;
+      });
+      if (beat && beat.agent.name === name && beat.agent.deregisteredAt === null) return beat;
+    }
     const agent = await ensureAgent(cns, p);
+    if (agentIds.size >= 100_000) agentIds.clear();
+    agentIds.set(name, agent.id);
     return cns.heartbeat(agent.id, sessionOf(session, agent));
   });
 
