@@ -273,17 +273,20 @@ describe('postgres: many processes, lost connections, skewed clocks', () => {
       expect(calls.untilNextScheduled).toBe(base.untilNextScheduled);
       const before = { ...calls };
 
-      // A task due in 1.5 s: nobody looks before its time, nobody asks, and one of them gets it
-      // then — long before the 60 s backstop.
-      const later = await supervisor.createTask(
-        { type: 'sched', title: 'later', runAfter: Date.now() + 1_500 },
-        'test',
-      );
-      await new Promise((r) => setTimeout(r, 700));
-      expect(calls).toEqual(before);
+      // A task due in 4 s: nobody looks before its time, nobody asks, and one of them gets it then —
+      // long before the 60 s backstop.
+      const due = Date.now() + 4_000;
+      const later = await supervisor.createTask({ type: 'sched', title: 'later', runAfter: due }, 'test');
+      await new Promise((r) => setTimeout(r, 1_000));
+      // (On a machine so loaded that the task is nearly due already, there is nothing to see here.)
+      if (Date.now() < due - 500) expect(calls).toEqual(before);
       const got = await Promise.race(waits.map((w) => w));
       expect(got.claimed?.task.id).toBe(later.task.id);
-      expect(calls.untilNextScheduled).toBe(before.untilNextScheduled);
+      // At its time each process looks once; those that lost it ask what comes next (what they
+      // knew is past), once each.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(calls.claim - before.claim).toBeLessThanOrEqual(4);
+      expect(calls.untilNextScheduled - before.untilNextScheduled).toBeLessThanOrEqual(3);
     } finally {
       stop.abort();
       await Promise.allSettled(fleet.map((c) => c.close()));

@@ -32,6 +32,11 @@ interface Schedule {
   /** Set while the store is being asked; times learnt meanwhile are kept in `learnt`. */
   asking: Promise<number | null> | null;
   learnt: number | null;
+  /**
+   * Whether the store was asked (else `at` is only what hints told since: a time by which to look
+   * again, not the whole answer).
+   */
+  asked: boolean;
 }
 
 const earliest = (a: number | null, b: number | null): number | null =>
@@ -87,11 +92,13 @@ export class ChangeSignal {
     if (
       !known ||
       known.epoch !== epoch ||
-      (known.asking === null && known.at !== null && known.at <= Date.now())
+      (known.asking === null && (!known.asked || (known.at !== null && known.at <= Date.now())))
     ) {
       if (this.schedules.size > 1_000) this.schedules.clear();
       const asked = Date.now();
-      const entry: Schedule = { epoch, at: null, asking: null, learnt: null };
+      // What hints told since the last answer is kept (the store's answer may predate it).
+      const told = known && known.epoch === epoch && !known.asked ? known.at : null;
+      const entry: Schedule = { epoch, at: null, asking: null, learnt: told, asked: true };
       entry.asking = this.store.untilNextScheduled(type).then(
         (delay) => {
           entry.at = earliest(delay === null ? null : asked + delay, entry.learnt);
@@ -110,17 +117,26 @@ export class ChangeSignal {
     return at === null ? null : Math.max(0, at - Date.now());
   }
 
-  /** When the next scheduled task of `type` becomes claimable, if known without asking; else null. */
+  /**
+   * By when a sleeper of `type` should look again for a scheduled task, as far as is known without
+   * asking (the store's last answer, or what hints told since); null: nothing known.
+   */
   knownScheduled(type: string): number | null {
     const known = this.schedules.get(type);
     return known && known.epoch === this.claims && known.asking === null ? known.at : null;
   }
 
-  /** A hint said a task of `type` becomes claimable at `at`: what is known takes it in. */
+  /**
+   * A hint said a task of `type` becomes claimable at `at`: what is known takes it in. When nothing
+   * is known for this epoch, the time is kept on its own: sleepers wake by then, and the next look
+   * asks the store for the rest.
+   */
   private learnScheduled(type: string, at: number): void {
     const known = this.schedules.get(type);
-    if (!known || known.epoch !== this.claims) return; // nothing known: the next look asks
-    if (known.asking) known.learnt = earliest(known.learnt, at);
+    if (!known || known.epoch !== this.claims) {
+      if (this.schedules.size > 1_000) this.schedules.clear();
+      this.schedules.set(type, { epoch: this.claims, at, asking: null, learnt: null, asked: false });
+    } else if (known.asking) known.learnt = earliest(known.learnt, at);
     else known.at = earliest(known.at, at);
   }
 
