@@ -248,6 +248,15 @@ describe('the Claude Code hook', () => {
     expect(woke.stderr).toMatch(/task #\d+ is waiting for a review agent: "read the diff".*task_next/);
   });
 
+  it('an error exits 1 in either mode, never 2 (which would wake the session or keep it going, again and again)', async () => {
+    for (const mode of ['rewake', 'stop']) {
+      const r = await cns(dir, ['wait', '--hook', mode, '--agent', 'nobody-registered'], STOP_EVENT).done;
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/no agent named "nobody-registered" has registered/);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('stop: work → exit 0 with {"decision":"block","reason":…} on stdout', async () => {
     const r = await cns(dir, ['wait', '--hook', 'stop', '--type', 'review'], STOP_EVENT).done;
     expect(r.code).toBe(0);

@@ -5,7 +5,7 @@ import type { CnsApi } from '../../coordinator/cns-api.js';
 import { CnsError, InvalidInputError } from '../../core/errors.js';
 import type { Agent, Task } from '../../core/types.js';
 import { collect, parseDuration, withCoordinator } from '../context.js';
-import { EXIT } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import { oneLine, print, printErr, printJson } from '../output.js';
 
 interface WaitOpts {
@@ -67,49 +67,63 @@ Examples:
 "cns init --claude-hook" installs the hook that makes an idle Claude Code session wait here.
 
 Exit codes: 0 work is there (the brief is printed); 10 the time ran out; 130 interrupted;
-with --hook rewake: 2 work is there (the brief on stderr), 0 otherwise.`,
+with --hook rewake: 2 work is there (the brief on stderr), 0 otherwise; with --hook, an error exits
+1 (never 2, which would wake the session or keep it from stopping, again and again).`,
     )
     .action(async (opts: WaitOpts, cmd: Command) => {
-      if (opts.hook !== undefined && opts.hook !== 'rewake' && opts.hook !== 'stop')
-        throw new InvalidInputError(`--hook must be "rewake" or "stop" (got ${JSON.stringify(opts.hook)})`);
-      // A hook gets its event as JSON on stdin; read it so the writer is never left blocked.
-      if (opts.hook) readHookInput();
-      const timeoutMs = opts.timeout === undefined ? Infinity : parseDuration('--timeout', opts.timeout);
-      const abort = new AbortController();
-      const onSignal = () => abort.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      const deadline = Date.now() + timeoutMs;
-      const server = opts.server ?? (process.env.CNS_SERVER || undefined);
+      if (!opts.hook) return runWait(opts, cmd);
       try {
-        const outcome =
-          server !== undefined
-            ? await waitRemotely(server, opts, deadline, abort.signal)
-            : await withCoordinator(cmd, async (c) => {
-                if (opts.token !== undefined)
-                  throw new InvalidInputError('--token goes with --server (a cns serve URL)');
-                const agent = await resolveWaiter(
-                  opts,
-                  (ref) => c.findAgent(ref),
-                  () => c.listAgents(),
-                );
-                const outage = new Outage(deadline, abort.signal);
-                return { ...(await waitLoop(c, agent, outage, deadline, CHUNK_MS, abort.signal)), agent };
-              });
-        if (outcome.task) return report(outcome.task, outcome.agent, opts);
-        if (abort.signal.aborted) {
-          process.exitCode = opts.hook ? EXIT.ok : EXIT.interrupted;
-          return;
-        }
-        if (opts.json) printJson({ task: null, reason: outcome.reason });
-        else if (!opts.hook) printErr(`no work: ${outcome.reason}`);
-        // A hook that found no work lets the session rest: no exit code that would wake or block it.
-        process.exitCode = opts.hook ? EXIT.ok : EXIT.noTask;
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        await runWait(opts, cmd);
+      } catch (err) {
+        // In a hook, exit code 2 means "wake the session" (asyncRewake) or "do not stop" (a Stop
+        // hook): an error must not look like work, or the session would be woken by it again and
+        // again. Exit 1: Claude Code shows the error and the session rests.
+        reportError(err);
+        process.exitCode = EXIT.error;
       }
     });
+}
+
+async function runWait(opts: WaitOpts, cmd: Command): Promise<void> {
+  if (opts.hook !== undefined && opts.hook !== 'rewake' && opts.hook !== 'stop')
+    throw new InvalidInputError(`--hook must be "rewake" or "stop" (got ${JSON.stringify(opts.hook)})`);
+  // A hook gets its event as JSON on stdin; read it so the writer is never left blocked.
+  if (opts.hook) readHookInput();
+  const timeoutMs = opts.timeout === undefined ? Infinity : parseDuration('--timeout', opts.timeout);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const deadline = Date.now() + timeoutMs;
+  const server = opts.server ?? (process.env.CNS_SERVER || undefined);
+  try {
+    const outcome =
+      server !== undefined
+        ? await waitRemotely(server, opts, deadline, abort.signal)
+        : await withCoordinator(cmd, async (c) => {
+            if (opts.token !== undefined)
+              throw new InvalidInputError('--token goes with --server (a cns serve URL)');
+            const agent = await resolveWaiter(
+              opts,
+              (ref) => c.findAgent(ref),
+              () => c.listAgents(),
+            );
+            const outage = new Outage(deadline, abort.signal);
+            return { ...(await waitLoop(c, agent, outage, deadline, CHUNK_MS, abort.signal)), agent };
+          });
+    if (outcome.task) return report(outcome.task, outcome.agent, opts);
+    if (abort.signal.aborted) {
+      process.exitCode = opts.hook ? EXIT.ok : EXIT.interrupted;
+      return;
+    }
+    if (opts.json) printJson({ task: null, reason: outcome.reason });
+    else if (!opts.hook) printErr(`no work: ${outcome.reason}`);
+    // A hook that found no work lets the session rest: no exit code that would wake or block it.
+    process.exitCode = opts.hook ? EXIT.ok : EXIT.noTask;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 type WaitOutcome = { task: Task; reason?: undefined } | { task: null; reason: string };
