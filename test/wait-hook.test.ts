@@ -254,6 +254,10 @@ describe('the Claude Code hook', () => {
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(/no agent named "nobody-registered" has registered/);
       expect(r.stdout).toBe('');
+      // An option this cns does not know (a hook written by another version) likewise.
+      const unknown = await cns(dir, ['wait', '--hook', mode, '--no-such-option'], STOP_EVENT).done;
+      expect(unknown.code, unknown.stderr).toBe(1);
+      expect(unknown.stderr).toMatch(/unknown option/);
     }
   });
 

@@ -21,7 +21,7 @@ import { registerTokenCommands } from './commands/token-commands.js';
 import { registerWaitCommand } from './commands/wait-command.js';
 import { registerWorkerCommand } from './commands/worker-command.js';
 import { registerWorkflowCommands } from './commands/workflow-commands.js';
-import { EXIT_CODES_HELP, reportError } from './errors.js';
+import { EXIT, EXIT_CODES_HELP, reportError } from './errors.js';
 
 function version(): string {
   try {
@@ -128,7 +128,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    return reportError(err);
+    const code = reportError(err);
+    // `cns wait --hook` runs as a Claude Code hook, where 2 means "wake the session" or "do not
+    // stop": an option the installed cns does not know must not look like work (see wait-command).
+    const args = argv.slice(2);
+    return code === EXIT.usage && args.includes('wait') && args.includes('--hook') ? EXIT.error : code;
   }
 }
 
