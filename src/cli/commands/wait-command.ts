@@ -53,7 +53,7 @@ export function registerWaitCommand(program: Command): void {
 Who the agent is: --agent NAME (a registered agent: its type and capabilities, and tasks assigned
 to it), else --type/--capability (or CNS_AGENT_TYPE). With --hook and no --agent, the agent that a
 "cns mcp" started by the same Claude Code session registered is found by its process (Linux), so
-tasks assigned to it count too.
+tasks assigned to it count too; failing that, CNS_AGENT_TYPE, else "general".
 
 With --server (or env CNS_SERVER) the agent token says who the agent is: its name, type and
 capabilities (those of the registered agent once it has registered). If the database or the server
