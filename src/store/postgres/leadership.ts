@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { Millis } from '../../core/types.js';
 import type { Leadership } from '../store.js';
 
-/** How often a campaigner that is neither leader nor standby tries for the standby's place. */
+/** How often a campaigner that is neither leader nor standby tries again (× 0.5–1.5: 30–90 s). */
 const STANDBY_RETRY_MS = 60_000;
 /** After a lost or failed connection: wait this long (doubling to RECONNECT_MAX_MS). */
 const RECONNECT_MIN_MS = 200;
@@ -27,11 +27,11 @@ const RECONNECT_MAX_MS = 5_000;
 const RECORD_TTL_MS = 30_000;
 const RECORD_RENEW_MS = 10_000;
 
-/** SQL of the two locks: $1 namespace (schema), $2 the campaign (name, or name + ':standby'). */
 /**
- * Tries for the lead, else for the standby's place, in one statement (one transaction a round for a
- * campaigner that gets neither): $3 is the standby's key. CASE evaluates in order, so the standby's
- * lock is not taken by the leader.
+ * SQL of the two locks: $1 namespace (schema), $2 the campaign (name, or name + ':standby').
+ * TRY_LOCKS tries for the lead, else for the standby's place ($3), in one statement (one
+ * transaction a round for a campaigner that gets neither); CASE evaluates in order, so the leader
+ * does not take the standby's lock too.
  */
 const TRY_LOCKS = `SELECT lead, CASE WHEN lead THEN false ELSE pg_try_advisory_lock(hashtext($1), hashtext($3)) END AS standby
   FROM (SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS lead) l`;
