@@ -2,7 +2,7 @@
  * A cancelled `task_next` never strands a task: real MCP clients over stdio, against `cns mcp` on a
  * database and `cns mcp --server` (through `cns serve`), many rounds. In each round the agent waits
  * in task_next, a task is queued, and the call is cancelled a few milliseconds before or after the
- * claim. Whatever the timing, the agent's next task_next returns that task (handed back if it was
+ * claim (every fifth round: while it still waits, before the task is queued). Whatever the timing, the agent's next task_next returns that task (handed back if it was
  * claimed as the call was cancelled, claimed afresh if it was given back), and nothing is left
  * in progress. One task at a time: while the agent holds a task, task_next returns it again.
  */
@@ -39,15 +39,21 @@ async function race(
       () => null,
     );
     await sleep(20 + rand(20));
+    // Every fifth round the call is cancelled while it waits, before any task exists: a cancel that
+    // certainly lands, whatever the machine's speed (the others race and may all lose).
+    const early = round % 5 === 4;
+    if (early) ac.abort();
     const id = await queue();
     // Cancel right around the claim: in most rounds just after the claim committed (the window in
     // which the answer is lost with the call), in some a moment later or before it.
-    if (round % 3 !== 2) {
+    if (!early && round % 3 !== 2) {
       const until = Date.now() + 5_000;
       while ((await status(id)) !== 'in_progress' && Date.now() < until) await sleep(0);
     }
-    await sleep(rand(3));
-    ac.abort();
+    if (!early) {
+      await sleep(rand(3));
+      ac.abort();
+    }
     const answer = await first;
     if (answer === null) cancelled++;
 

@@ -500,6 +500,42 @@ describe('cns worker --exec --server (over cns serve)', () => {
       await server.done;
     }
   });
+
+  it('--concurrency 3 over the server runs three different tasks at once, each once', async () => {
+    const f = fixture();
+    const created = await f.run(['token', 'create', '--role', 'agent', '--type', 'par-remote', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const secret = (JSON.parse(created.stdout) as { secret: string }).secret;
+    const server = start(['--db', f.db, 'serve', '--port', '0'], { cwd: f.dir });
+    children.push(server.child);
+    await until(() => /listening on http:\/\/\S+/.test(server.stdout()), 'cns serve to listen');
+    const url = /listening on (http:\/\/\S+)/.exec(server.stdout())![1]!;
+    try {
+      const ids = [
+        await f.add('--type', 'par-remote', '--title', 'one'),
+        await f.add('--type', 'par-remote', '--title', 'two'),
+        await f.add('--type', 'par-remote', '--title', 'three'),
+      ];
+      // Each run leaves a file; a barrier makes the three overlap (run one after another, the first
+      // would wait for ever and time out).
+      const exec =
+        'touch "run-$CNS_TASK_ID-$$"; ' +
+        'while [ "$(ls run-* | wc -l)" -lt 3 ]; do sleep 0.05; done; echo "ran $CNS_TASK_ID"';
+      const w = start(
+        ['worker', '--server', url, '--exec', exec, '--concurrency', '3', '--timeout', '20s', '--wait', '2s'],
+        { cwd: f.dir, env: { CNS_TOKEN: secret } },
+      );
+      children.push(w.child);
+      expectWorkerOk(await w.done);
+      const runs = readdirSync(f.dir).filter((n) => n.startsWith('run-'));
+      expect(runs.map((n) => Number(n.split('-')[1])).sort((a, b) => a - b)).toEqual(ids);
+      for (const id of ids)
+        expect((await f.show(id)).task).toMatchObject({ status: 'completed', result: `ran ${id}` });
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.done;
+    }
+  });
 });
 
 describe('cns worker --exec (PostgreSQL)', () => {

@@ -53,6 +53,13 @@ export interface ClaimOptions {
   onWaiting?: (waitedMs: number) => void;
   /** Lease length for this claim. Default config.policy.leaseMs. */
   leaseMs?: number;
+  /**
+   * Over `cns serve` (HttpCnsApi): claim a further task even if this session already holds one (a
+   * worker with several slots). Without it a claim there hands back first a task the session holds
+   * (its answer may have been lost with a cancelled call), as `task_next` wants. In-process claims
+   * never hand back.
+   */
+  another?: boolean;
 }
 
 export type ClaimOutcome =

@@ -147,26 +147,58 @@ export function registerAgentRoutes(router: Router, deps: { coordinator: Coordin
     return cns.deregisterAgent(agent.id, sessionOf(session, agent), { ...p.actor, agentId: agent.id });
   });
 
+  // One claim in flight per session (in this server): a newer claim supersedes an older one still
+  // under way — its client gave up on it (a cancelled task_next) though the server may not have
+  // noticed yet. The older one ends first (giving back a task it claimed as it was superseded), so
+  // the newer sees what the session really holds: without this, the newer could hand back as held
+  // a task the older was about to give back, with a lease token about to go stale.
+  const claiming = new Map<string, { supersede: AbortController; done: Promise<void> }>();
   router.post('/api/agent/claim', async (ctx) => {
     const p = agentOnly(ctx, 'claiming tasks');
     const input = await ctx.body();
     const waitMs = optionalNumber(input, 'waitMs', 0, CLAIM_WAIT_MAX_MS) ?? 0;
     const leaseMs = optionalNumber(input, 'leaseMs', 1_000, 24 * 3_600_000);
     const session = namedSession(input);
+    // A client that holds several tasks at once (cns worker --concurrency) claims another each time.
+    const another = optionalBool(input, 'another') ?? false;
     const registered = await ensureAgent(cns, p);
     const agent = { ...registered, session: sessionOf(session, registered) };
-    // One task at a time: a task this session already holds comes back first (its earlier answer
-    // may have been lost with a cancelled call), so no claim is ever stranded.
-    const [held] = await cns.heldTasks(agent);
-    if (held) return { claimed: held, resumed: true, reason: null };
-    const outcome = await cns.claimNext(agent, {
-      waitMs: Math.floor(waitMs),
-      signal: ctx.signal,
-      ...(leaseMs === undefined ? {} : { leaseMs: Math.floor(leaseMs) }),
-    });
-    return outcome.claimed
-      ? { claimed: outcome.claimed, reason: null }
-      : { claimed: null, reason: outcome.reason };
+    const claim = async (signal: AbortSignal) => {
+      const outcome = await cns.claimNext(agent, {
+        waitMs: Math.floor(waitMs),
+        signal,
+        ...(leaseMs === undefined ? {} : { leaseMs: Math.floor(leaseMs) }),
+      });
+      return outcome.claimed
+        ? { claimed: outcome.claimed, reason: null }
+        : { claimed: null, reason: outcome.reason };
+    };
+    if (another) return claim(ctx.signal);
+    const key = `${agent.id}\u0000${agent.session ?? ''}`;
+    let finished!: () => void;
+    const mine = { supersede: new AbortController(), done: new Promise<void>((r) => (finished = r)) };
+    // Take the session's place at once, so that claims arriving together queue one after another.
+    const older = claiming.get(key);
+    claiming.set(key, mine);
+    const onAbort = () => mine.supersede.abort();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    if (ctx.signal.aborted) onAbort();
+    try {
+      if (older) {
+        older.supersede.abort();
+        await older.done;
+      }
+      if (mine.supersede.signal.aborted) return { claimed: null, reason: 'the call was cancelled' };
+      // One task at a time: a task this session already holds comes back first (its earlier answer
+      // may have been lost with a cancelled call), so no claim is ever stranded.
+      const [held] = await cns.heldTasks(agent);
+      if (held) return { claimed: held, resumed: true, reason: null };
+      return await claim(mine.supersede.signal);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (claiming.get(key) === mine) claiming.delete(key);
+      finished();
+    }
   });
 
   // `cns wait --server`: wait, claiming nothing, until a task this agent could claim exists. Waiting

@@ -235,6 +235,7 @@ export class HttpCnsApi implements CnsApi {
           waitMs,
           session: agent.session,
           ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+          ...(options.another ? { another: true } : {}),
         },
         options.signal,
       );

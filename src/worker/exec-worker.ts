@@ -351,6 +351,8 @@ export async function startExecWorker(options: ExecWorkerOptions): Promise<Runni
           waitMs,
           signal: stopping.signal,
           leaseMs: options.leaseMs,
+          // Each slot claims its own task: over cns serve, never the one another slot holds.
+          another: true,
         });
         failures = 0;
       } catch (err) {
