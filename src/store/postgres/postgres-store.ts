@@ -119,6 +119,12 @@ export async function openPostgresStore(
   // Idle clients that lose their connection (server restart, pg_terminate_backend) are discarded by
   // the pool; without a handler the error would crash the process.
   pool.on('error', () => undefined);
+  // A client may emit 'error' more than once as its server goes away (the FATAL "terminating
+  // connection" message, then the lost socket), and pool.query listens only once: the second would
+  // be an unhandled 'error' event that ends the process (seen in the chaos run, PostgreSQL restarted
+  // under load). Every client keeps a listener of its own from its first connection; the pool, the
+  // statement under way and tx() still see each failure through theirs.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
