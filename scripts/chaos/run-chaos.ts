@@ -357,6 +357,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     };
 
     // ── the agents ──
+    /** An agent process spawned here: killed on purpose, or replaced when it dies on its own. */
+    const trackChild = (kind: AgentKind, name: string, child: ChildProcess): RunningAgent => {
+      children.add(child);
+      const tail = tailOf(child.stderr);
+      const agent: RunningAgent = {
+        kind,
+        name,
+        pid: child.pid!,
+        probing: false,
+        startedAt: Date.now(),
+        kill: () => {
+          agent.killed = true;
+          child.kill('SIGKILL');
+        },
+      };
+      child.on('exit', () => {
+        children.delete(child);
+        if (!agent.killed) replaceCrashed(agent, tail());
+      });
+      return agent;
+    };
+
     const startAgent = async (kind: AgentKind, name: string): Promise<RunningAgent> => {
       if (kind === 'session') {
         const child = spawn(
@@ -364,24 +386,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
           ['--import', 'tsx', SESSION_AGENT, db, name, ...(schema ? [schema] : [])],
           { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] },
         );
-        children.add(child);
         child.stdin!.on('error', () => undefined);
-        const tail = tailOf(child.stderr);
-        const agent: RunningAgent = {
-          kind,
-          name,
-          pid: child.pid!,
-          probing: false,
-          startedAt: Date.now(),
-          kill: () => {
-            agent.killed = true;
-            child.kill('SIGKILL');
-          },
-        };
-        child.on('exit', () => {
-          children.delete(child);
-          if (!agent.killed) replaceCrashed(agent, tail());
-        });
+        const agent = trackChild(kind, name, child);
         createInterface({ input: child.stdout! }).on('line', (line) => {
           let o: Record<string, number>;
           try {
@@ -412,24 +418,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
           [...cli, 'worker', '--type', 'chaos', '--name', name, '--exec', WORKER_COMMAND],
           { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
         );
-        children.add(child);
-        const tail = tailOf(child.stderr);
-        const agent: RunningAgent = {
-          kind,
-          name,
-          pid: child.pid!,
-          probing: false,
-          startedAt: Date.now(),
-          kill: () => {
-            agent.killed = true;
-            child.kill('SIGKILL');
-          },
-        };
-        child.on('exit', () => {
-          children.delete(child);
-          if (!agent.killed) replaceCrashed(agent, tail());
-        });
-        return agent;
+        return trackChild(kind, name, child);
       }
       const args =
         kind === 'mcp'
